@@ -1,0 +1,258 @@
+r"""The UBA curve, written once against an array namespace.
+
+Progress through the decay phase is :math:`p = (t - W) / (T - W)`, clipped to
+:math:`[0, 1]`, where :math:`t` is the 0-based update index, :math:`W` the warmup
+length and :math:`T` the total budget (warmup included). With
+:math:`u(p) = 1 + \cos(\pi p)` the shape is
+
+.. math::
+    f(p) = \frac{2u}{2\varphi + (2 - \varphi) u},
+    \qquad \mathrm{lr}(t) = \mathrm{lr}_{min} + (\mathrm{lr}_{peak} - \mathrm{lr}_{min}) f(p).
+
+The code evaluates the algebraically identical form
+
+.. math::
+    f = \frac{2c^2}{2c^2 + \varphi s^2}, \qquad 1 - f = \frac{\varphi s^2}{2c^2 + \varphi s^2},
+    \qquad c = \sin(\tfrac{\pi}{2}(1 - p)), \quad s = \sin(\tfrac{\pi}{2} p),
+
+(from :math:`u = 2\cos^2(\pi p / 2)`): both terms of the denominator are
+non-negative, so nothing cancels for any :math:`\varphi > 0`, and :math:`1 - p` is
+computed from the step itself, so float32 keeps its relative precision up to the
+last step. The endpoints are exact: :math:`f = 1` at :math:`p = 0`, :math:`f = 0`
+at :math:`p = 1`, and the rate is written as
+:math:`\mathrm{lr}_{peak} f + \mathrm{lr}_{min} (1 - f)`, so it equals the given
+peak and floor to the last bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+import numpy
+
+from uba_core._validation import check_int, check_real
+
+_HALF_PI = math.pi / 2
+
+__all__ = ["UBAConfig", "make_config", "uba_factor", "uba_lr"]
+
+
+def _shape(p: Any, q: Any, phi: Any, xp: ModuleType) -> tuple[Any, Any]:
+    """Return ``(f, 1 - f)`` for progress ``p`` and remaining fraction ``q = 1 - p``."""
+    c = xp.sin(_HALF_PI * q)
+    s = xp.sin(_HALF_PI * p)
+    cc = 2.0 * (c * c)
+    ss = phi * (s * s)
+    den = cc + ss
+    return cc / den, ss / den
+
+
+def uba_factor(progress: Any, phi: Any, *, xp: ModuleType = numpy) -> Any:
+    r"""The UBA shape :math:`f(p) = 2u / (2\varphi + (2 - \varphi) u)`, :math:`u = 1 + \cos \pi p`.
+
+    Args:
+        progress: Fraction of the decay phase done, :math:`p`; clipped to [0, 1].
+        phi: Shape parameter :math:`\varphi > 0` (2 is cosine). Not validated here:
+            this is the traced inner function; validate through :class:`UBAConfig`.
+        xp: Array namespace (numpy, jax.numpy, keras.ops) that evaluates it.
+
+    Returns:
+        :math:`f(p)` in [0, 1]: 1 at the start, 0 at the end.
+
+    Examples:
+        >>> float(uba_factor(0.5, 2.0))  # cosine at mid-run
+        0.5
+        >>> round(float(uba_factor(0.5, 8.0)), 12)  # phi = 8 drops early
+        0.2
+    """
+    if xp is numpy:
+        progress = numpy.asarray(progress, dtype=numpy.float64)
+    p = xp.clip(progress, 0.0, 1.0)
+    return _shape(p, 1.0 - p, phi, xp)[0]
+
+
+def uba_lr(step: Any, config: UBAConfig, *, xp: ModuleType = numpy, phi: Any = None) -> Any:
+    r"""Learning rate at update index ``step``: linear warmup, UBA decay, then the floor.
+
+    .. math::
+        \mathrm{lr}(t) = \begin{cases}
+          \mathrm{lr}_{start} + (\mathrm{lr}_{peak} - \mathrm{lr}_{start})\, t / W & t < W \\
+          \mathrm{lr}_{min} + (\mathrm{lr}_{peak} - \mathrm{lr}_{min})\, f(p) & W \le t < T \\
+          \mathrm{lr}_{min} & t \ge T
+        \end{cases}
+
+    Trace-safe: no Python branch depends on ``step``, only on the (static) config.
+
+    Args:
+        step: Update index :math:`t` (the k-th update uses :math:`\mathrm{lr}(k)`), a
+            scalar or array. Non-integer values are allowed (the Chebyshev helpers
+            use :math:`t = k - 1/2`). With numpy it is converted to float64; other
+            namespaces expect a floating array already (the adapters cast it).
+        config: The validated schedule.
+        xp: Array namespace that evaluates the expression.
+        phi: Overrides ``config.phi``; lets JAX differentiate with respect to a
+            traced phi, which a config cannot hold.
+
+    Returns:
+        The learning rate(s), same shape as ``step``.
+
+    Examples:
+        >>> cfg = UBAConfig(total_steps=100, peak_lr=1.0, phi=2.0)
+        >>> [float(uba_lr(t, cfg)) for t in (0, 100, 150)]
+        [1.0, 0.0, 0.0]
+    """
+    if xp is numpy:
+        step = numpy.asarray(step, dtype=numpy.float64)
+    total, warm = config.total_steps, config.warmup_steps
+    span = float(total - warm)
+    p = xp.clip((step - warm) / span, 0.0, 1.0)
+    q = xp.clip((total - step) / span, 0.0, 1.0)
+    f, g = _shape(p, q, config.phi if phi is None else phi, xp)
+    lr = config.peak_lr * f + config.min_lr * g
+    if warm > 0:
+        r = xp.clip(step / float(warm), 0.0, 1.0)
+        ramp = config.warmup_start_lr * (1.0 - r) + config.peak_lr * r
+        lr = xp.where(step < warm, ramp, lr)
+    return lr
+
+
+_FIELDS = ("total_steps", "peak_lr", "phi", "min_lr", "warmup_steps", "warmup_start_lr")
+
+
+def _validated(fields: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """Check the config fields; errors use the caller's argument names."""
+
+    def n(key: str) -> str:
+        return names.get(key, key)
+
+    total = check_int(n("total_steps"), fields["total_steps"], minimum=1)
+    warm = check_int(n("warmup_steps"), fields["warmup_steps"], minimum=0)
+    if warm >= total:
+        raise ValueError(
+            f"Argument `{n('warmup_steps')}` must be < `{n('total_steps')}` "
+            f"(the decay needs at least one step). "
+            f"Received: {n('warmup_steps')}={warm}, {n('total_steps')}={total}."
+        )
+    peak = check_real(n("peak_lr"), fields["peak_lr"], minimum=0.0)
+    floor = check_real(n("min_lr"), fields["min_lr"], minimum=0.0)
+    if floor > peak:
+        raise ValueError(
+            f"Argument `{n('min_lr')}` must be <= `{n('peak_lr')}`. "
+            f"Received: {n('min_lr')}={fields['min_lr']!r}, {n('peak_lr')}={fields['peak_lr']!r}."
+        )
+    return {
+        "total_steps": total,
+        "peak_lr": peak,
+        "phi": check_real(n("phi"), fields["phi"], positive=True),
+        "min_lr": floor,
+        "warmup_steps": warm,
+        "warmup_start_lr": check_real(n("warmup_start_lr"), fields["warmup_start_lr"], minimum=0.0),
+    }
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class UBAConfig:
+    r"""One UBA schedule: budget, rates, shape and warmup, validated on construction.
+
+    Attributes:
+        total_steps: Budget :math:`T` in updates, warmup included (>= 1).
+        peak_lr: Rate at the end of warmup (or at step 0 without warmup), >= 0.
+        phi: Shape :math:`\varphi > 0`, finite. 2 is cosine; below 2 holds the rate
+            high longer, above 2 drops early (see :func:`uba_core.describe_phi`).
+        min_lr: Floor reached at step :math:`T` and held after it; 0 <= min_lr <= peak_lr.
+        warmup_steps: Linear warmup length :math:`W`, 0 <= W < T.
+        warmup_start_lr: Rate at step 0 when warming up, >= 0.
+
+    Calling the config on a step or an array of steps returns float64 rates.
+
+    Raises:
+        TypeError: A field has the wrong type (a bool or float where an int belongs,
+            a string where a number belongs).
+        ValueError: A field is out of its domain; the message names it and the value.
+
+    Examples:
+        >>> cfg = UBAConfig(total_steps=10, peak_lr=0.1, phi=2.0, warmup_steps=2)
+        >>> [round(float(x), 4) for x in cfg([0, 1, 2, 6, 10])]
+        [0.0, 0.05, 0.1, 0.05, 0.0]
+        >>> UBAConfig.from_dict(cfg.to_dict()) == cfg
+        True
+    """
+
+    total_steps: int
+    peak_lr: float
+    phi: float
+    min_lr: float = 0.0
+    warmup_steps: int = 0
+    warmup_start_lr: float = 0.0
+
+    def __post_init__(self) -> None:
+        clean = _validated({k: getattr(self, k) for k in _FIELDS}, {})
+        for key, value in clean.items():
+            object.__setattr__(self, key, value)
+
+    def __call__(self, step: Any) -> Any:
+        """Rates at ``step`` (scalar or array) as float64.
+
+        Raises:
+            ValueError: a step is negative or not finite.
+        """
+        steps = numpy.asarray(step, dtype=numpy.float64)
+        bad = ~numpy.isfinite(steps) | (steps < 0)
+        if numpy.any(bad):
+            raise ValueError(
+                "Argument `step` must be finite and >= 0. "
+                f"Received: step={numpy.asarray(step)[bad].ravel()[0]!r}."
+            )
+        out = uba_lr(steps, self)
+        return out[()] if out.ndim == 0 else out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as plain Python ints and floats (JSON-able)."""
+        return {key: getattr(self, key) for key in _FIELDS}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UBAConfig:
+        """Rebuild a config from :meth:`to_dict` output (or its JSON).
+
+        Raises:
+            TypeError: ``data`` is not a mapping.
+            ValueError: unknown or missing keys, or invalid values.
+        """
+        if not isinstance(data, Mapping):
+            raise TypeError(
+                f"Argument `data` must be a mapping. Received: data={data!r} ({type(data).__name__})."
+            )
+        unknown = sorted(set(data) - set(_FIELDS))
+        if unknown:
+            raise ValueError(f"Unknown UBAConfig keys {unknown}; allowed keys are {list(_FIELDS)}.")
+        missing = [k for k in ("total_steps", "peak_lr", "phi") if k not in data]
+        if missing:
+            raise ValueError(f"Missing UBAConfig keys {missing}. Received keys: {sorted(data)}.")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        """The config as a JSON object string."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def make_config(names: Mapping[str, str] | None = None, /, **fields: Any) -> UBAConfig:
+    """Build a :class:`UBAConfig`, reporting errors under the caller's argument names.
+
+    Adapters use it so that a bad ``T_max`` is reported as ``T_max``, not
+    ``total_steps``.
+
+    Args:
+        names: Maps a config field to the argument name the user typed.
+        **fields: The config fields.
+
+    Returns:
+        The validated config.
+    """
+    defaults = {"min_lr": 0.0, "warmup_steps": 0, "warmup_start_lr": 0.0}
+    clean = _validated({**defaults, **fields}, names or {})
+    return UBAConfig(**clean)

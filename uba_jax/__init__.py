@@ -1,0 +1,124 @@
+"""Optax adapter: UBA schedules as ``count -> learning rate`` functions.
+
+The pair mirrors ``optax.cosine_decay_schedule`` and
+``optax.warmup_cosine_decay_schedule`` (``decay_steps`` includes the warmup, as in
+optax). Each factory validates its arguments once and returns a trace-safe
+closure over :func:`uba_core.uba_lr` evaluated with ``jax.numpy``: it works under
+``jax.jit`` and ``jax.vmap``, is differentiable with respect to ``phi``, and stays
+finite for int32 counts up to ``2**31 - 1``. Past the budget it holds the floor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from uba_core import UBAConfig, check_real, make_config, require_framework, uba_lr
+
+jax = require_framework("jax", "jax")
+require_framework("optax", "jax")
+import jax.numpy as jnp  # noqa: E402
+
+__all__ = ["schedule_from_config", "uba_decay_schedule", "warmup_uba_decay_schedule"]
+
+Schedule = Callable[[Any], Any]
+
+
+def schedule_from_config(config: UBAConfig, *, phi: Any = None) -> Schedule:
+    """The optax schedule of a :class:`uba_core.UBAConfig`.
+
+    Args:
+        config: The schedule.
+        phi: A traced phi overriding ``config.phi`` (to differentiate the curve).
+
+    Returns:
+        ``schedule(count)``: float32 rates (float64 under ``jax_enable_x64``).
+
+    Examples:
+        >>> from uba_core import UBAConfig
+        >>> sched = schedule_from_config(UBAConfig(total_steps=10, peak_lr=1.0, phi=2.0))
+        >>> float(sched(5))
+        0.5
+    """
+    if not isinstance(config, UBAConfig):
+        raise TypeError(
+            f"Argument `config` must be a UBAConfig. Received: config={config!r} "
+            f"({type(config).__name__})."
+        )
+
+    def schedule(count: Any) -> Any:
+        step = jnp.asarray(count, dtype=jnp.result_type(float))
+        return uba_lr(step, config, xp=jnp, phi=phi)
+
+    return schedule
+
+
+def _checked_phi(phi: Any) -> tuple[float, Any]:
+    """A concrete phi is validated; a traced one (under grad) is passed through."""
+    if isinstance(phi, jax.core.Tracer):
+        return 2.0, phi
+    return check_real("phi", phi, positive=True), None
+
+
+def uba_decay_schedule(init_value: float, decay_steps: int, phi: Any, alpha: float = 0.0) -> Schedule:
+    r"""UBA decay from ``init_value`` to ``alpha * init_value`` over ``decay_steps``.
+
+    Like ``optax.cosine_decay_schedule``; ``phi=2`` gives that curve.
+
+    Args:
+        init_value: Rate at count 0, >= 0.
+        decay_steps: Budget, >= 1; the rate holds the floor afterwards.
+        phi: Shape, > 0.
+        alpha: Floor as a fraction of ``init_value``, in [0, 1].
+
+    Raises:
+        TypeError, ValueError: an argument is invalid; the message names it.
+
+    Examples:
+        >>> sched = uba_decay_schedule(1.0, 100, phi=2.0)
+        >>> round(float(sched(50)), 6), float(sched(10**9))
+        (0.5, 0.0)
+    """
+    alpha = check_real("alpha", alpha, minimum=0.0, maximum=1.0)
+    init = check_real("init_value", init_value, minimum=0.0)
+    phi_value, traced = _checked_phi(phi)
+    cfg = make_config({"total_steps": "decay_steps", "peak_lr": "init_value"},
+                      total_steps=decay_steps, peak_lr=init, phi=phi_value, min_lr=alpha * init)
+    return schedule_from_config(cfg, phi=traced)
+
+
+def warmup_uba_decay_schedule(
+    init_value: float,
+    peak_value: float,
+    warmup_steps: int,
+    decay_steps: int,
+    phi: Any,
+    end_value: float = 0.0,
+) -> Schedule:
+    r"""Linear warmup from ``init_value`` to ``peak_value``, then UBA decay to ``end_value``.
+
+    Like ``optax.warmup_cosine_decay_schedule``: ``decay_steps`` is the whole budget,
+    warmup included; ``phi=2`` gives that curve.
+
+    Args:
+        init_value: Rate at count 0, >= 0.
+        peak_value: Rate at count ``warmup_steps``, >= 0.
+        warmup_steps: Warmup length, 0 <= warmup_steps < decay_steps.
+        decay_steps: Budget including warmup, >= 1.
+        phi: Shape, > 0.
+        end_value: Floor, 0 <= end_value <= peak_value.
+
+    Raises:
+        TypeError, ValueError: an argument is invalid; the message names it.
+
+    Examples:
+        >>> sched = warmup_uba_decay_schedule(0.0, 1.0, 10, 110, phi=2.0)
+        >>> [round(float(sched(c)), 6) for c in (0, 5, 10, 60, 110)]
+        [0.0, 0.5, 1.0, 0.5, 0.0]
+    """
+    phi_value, traced = _checked_phi(phi)
+    names = {"total_steps": "decay_steps", "peak_lr": "peak_value", "min_lr": "end_value",
+             "warmup_start_lr": "init_value"}
+    cfg = make_config(names, total_steps=decay_steps, peak_lr=peak_value, phi=phi_value,
+                      min_lr=end_value, warmup_steps=warmup_steps, warmup_start_lr=init_value)
+    return schedule_from_config(cfg, phi=traced)

@@ -1,0 +1,139 @@
+"""Keras 3 adapter: :class:`UBADecay`, a ``LearningRateSchedule`` like ``CosineDecay``.
+
+Runs on keras.ops only, so it works inside ``model.fit`` on every Keras backend
+(TensorFlow by default).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uba_core import UBAConfig, check_int, check_real, make_config, require_framework, uba_lr
+
+keras = require_framework("keras", "tf")
+from keras import ops  # noqa: E402
+
+__all__ = ["UBADecay"]
+
+
+@keras.saving.register_keras_serializable(package="uba_schedule")
+class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
+    r"""UBA decay with optional linear warmup, a drop-in for ``keras.optimizers.schedules.CosineDecay``.
+
+    Same arguments and warmup convention as ``CosineDecay``, plus ``phi``:
+    ``decay_steps`` *excludes* the warmup; with ``warmup_target`` the rate climbs
+    linearly from ``initial_learning_rate`` to ``warmup_target`` over
+    ``warmup_steps``, then decays from ``warmup_target``; without it the rate decays
+    from ``initial_learning_rate``. The floor is ``alpha`` times the peak (or
+    ``min_learning_rate`` exactly), held after the budget. ``phi=2`` gives
+    ``CosineDecay``'s curve.
+
+    The optimizer evaluates ``schedule(iterations)`` before incrementing, so the
+    k-th update uses :math:`\mathrm{lr}(k)`. The step is cast to float32 (even under
+    a ``mixed_float16`` policy) and the curve is :func:`uba_core.uba_lr` on keras.ops.
+
+    Args:
+        initial_learning_rate: Peak, or the warmup start when ``warmup_target`` is set.
+        decay_steps: Length of the decay phase, >= 1.
+        phi: Shape, > 0 (2 is cosine).
+        alpha: Floor as a fraction of the peak, in [0, 1].
+        name: Name of the schedule.
+        warmup_target: Peak reached after warmup, or None for no warmup.
+        warmup_steps: Warmup length; needs ``warmup_target`` when > 0.
+        min_learning_rate: The floor as an absolute rate, instead of ``alpha``
+            (used by :meth:`from_uba_config`, so no floor is rebuilt by a division).
+
+    Raises:
+        TypeError, ValueError: an argument is invalid; the message names it.
+
+    Examples:
+        >>> sched = UBADecay(0.1, decay_steps=100, phi=2.0)
+        >>> round(float(sched(50)), 6)
+        0.05
+    """
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        phi: float,
+        alpha: float = 0.0,
+        name: str = "UBADecay",
+        warmup_target: float | None = None,
+        warmup_steps: int = 0,
+        min_learning_rate: float | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(name, str):
+            raise TypeError(f"Argument `name` must be a str. Received: name={name!r}.")
+        decay = check_int("decay_steps", decay_steps, minimum=1)
+        warm = check_int("warmup_steps", warmup_steps, minimum=0)
+        alpha = check_real("alpha", alpha, minimum=0.0, maximum=1.0)
+        init = check_real("initial_learning_rate", initial_learning_rate, minimum=0.0)
+        names = {"min_lr": "alpha"}
+        if warmup_target is None:
+            if warm != 0:
+                raise ValueError(
+                    "Argument `warmup_steps` > 0 needs `warmup_target` (the rate to warm up "
+                    f"to). Received: warmup_steps={warmup_steps!r}, warmup_target=None."
+                )
+            peak, start = init, 0.0
+            names["peak_lr"] = "initial_learning_rate"
+        else:
+            peak = check_real("warmup_target", warmup_target, minimum=0.0)
+            start = init
+            names.update(peak_lr="warmup_target", warmup_start_lr="initial_learning_rate")
+        if min_learning_rate is None:
+            floor = alpha * peak
+        elif alpha != 0.0:
+            raise ValueError(
+                "Give the floor as `alpha` or as `min_learning_rate`, not both. "
+                f"Received: alpha={alpha!r}, min_learning_rate={min_learning_rate!r}."
+            )
+        else:
+            floor = min_learning_rate
+            names["min_lr"] = "min_learning_rate"
+        self.uba_config = make_config(names, total_steps=decay + warm, peak_lr=peak, phi=phi,
+                                      min_lr=floor, warmup_steps=warm, warmup_start_lr=start)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.phi = phi
+        self.alpha = alpha
+        self.name = name
+        self.warmup_target = warmup_target
+        self.warmup_steps = warmup_steps
+        self.min_learning_rate = min_learning_rate
+
+    def __call__(self, step: Any) -> Any:
+        return uba_lr(ops.cast(step, "float32"), self.uba_config, xp=ops)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "phi": self.phi,
+            "alpha": self.alpha,
+            "name": self.name,
+            "warmup_target": self.warmup_target,
+            "warmup_steps": self.warmup_steps,
+            "min_learning_rate": self.min_learning_rate,
+        }
+
+    @classmethod
+    def from_uba_config(cls, config: UBAConfig, name: str = "UBADecay") -> UBADecay:
+        """Build from a :class:`uba_core.UBAConfig` (its floor is kept exactly)."""
+        if not isinstance(config, UBAConfig):
+            raise TypeError(
+                f"Argument `config` must be a UBAConfig. Received: config={config!r} "
+                f"({type(config).__name__})."
+            )
+        return cls(
+            config.warmup_start_lr,
+            config.total_steps - config.warmup_steps,
+            config.phi,
+            name=name,
+            warmup_target=config.peak_lr,
+            warmup_steps=config.warmup_steps,
+            min_learning_rate=config.min_lr,
+        )
+
