@@ -1,0 +1,293 @@
+"""uba_core against an independent high-precision formula and the identities of uba-math.md."""
+
+from __future__ import annotations
+
+import json
+
+import mpmath
+import numpy as np
+import pytest
+
+import uba_core as uc
+from uba_core import UBAConfig
+
+mpmath.mp.dps = 40
+
+
+def reference_lr(t: float, cfg: UBAConfig) -> float:
+    """The specification's formula, literally, in 40-digit arithmetic."""
+    t = mpmath.mpf(t)
+    W, T = cfg.warmup_steps, cfg.total_steps
+    start, peak, floor = (mpmath.mpf(x) for x in (cfg.warmup_start_lr, cfg.peak_lr, cfg.min_lr))
+    if t < W:
+        return float(start + (peak - start) * t / W)
+    if t >= T:
+        return float(floor)
+    p = (t - W) / (T - W)
+    u = 1 + mpmath.cos(mpmath.pi * p)
+    f = 2 * u / (2 * cfg.phi + (2 - cfg.phi) * u)
+    return float(floor + (peak - floor) * f)
+
+
+REFERENCE_CONFIGS = [
+    UBAConfig(total_steps=1, peak_lr=0.1, phi=2.0),
+    UBAConfig(total_steps=7, peak_lr=1.0, phi=0.05, warmup_steps=3, warmup_start_lr=0.2),
+    UBAConfig(total_steps=1000, peak_lr=3e-4, phi=50.0, min_lr=3e-6, warmup_steps=100),
+    UBAConfig(total_steps=2**24 + 3, peak_lr=1.0, phi=0.5, min_lr=0.01, warmup_steps=2**20),
+]
+
+
+@pytest.mark.parametrize("cfg", REFERENCE_CONFIGS, ids=lambda c: f"T{c.total_steps}-phi{c.phi}")
+def test_curve_matches_high_precision_formula(cfg: UBAConfig) -> None:
+    W, T = cfg.warmup_steps, cfg.total_steps
+    steps = np.unique(np.clip(
+        np.concatenate([[0, W - 1, W, W + 1, T - 1, T, T + 10],
+                        np.linspace(0, T + 5, 41), np.arange(W, W + 3) + 0.5]), 0, None))
+    expected = [reference_lr(t, cfg) for t in steps]
+    np.testing.assert_allclose(cfg(steps), expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("phi", [1e-3, 0.05, 0.5, 1.0, 2.0, 3.0, 8.0, 50.0, 1e4])
+def test_factor_matches_formula_and_keeps_relative_precision_near_the_end(phi: float) -> None:
+    progress = np.concatenate([np.linspace(0, 1, 101), 1 - np.logspace(-12, -1, 23)])
+    expected = []
+    for p in progress:
+        u = 1 + mpmath.cos(mpmath.pi * mpmath.mpf(p))
+        expected.append(float(2 * u / (2 * phi + (2 - phi) * u)))
+    np.testing.assert_allclose(uc.uba_factor(progress, phi), expected, rtol=1e-12, atol=0)
+
+
+class _Float32Numpy:
+    """numpy's namespace without the float64 conversion (what a float32 framework sees)."""
+
+    sin = staticmethod(np.sin)
+    where = staticmethod(np.where)
+
+    @staticmethod
+    def clip(x, lo, hi):
+        return np.clip(x, np.float32(lo), np.float32(hi))
+
+
+@pytest.mark.parametrize("phi", [0.05, 2.0, 50.0])
+def test_float32_keeps_relative_precision_in_the_last_steps(phi: float) -> None:
+    """In float32, 1 + cos(pi p) loses every digit near the end; the curve must not."""
+    cfg = UBAConfig(total_steps=1_000_000, peak_lr=1.0, phi=phi, warmup_steps=1000)
+    steps = np.arange(cfg.total_steps - 2000, cfg.total_steps)
+    got32 = uc.uba_lr(steps.astype(np.float32), cfg, xp=_Float32Numpy)
+    assert got32.dtype == np.float32
+    np.testing.assert_allclose(got32, cfg(steps), rtol=1e-5, atol=0)
+    naive = np.float32(1) + np.cos(np.float32(np.pi) * ((steps - 1000) / np.float32(999_000)).astype(np.float32))
+    assert np.max(np.abs(naive / (1 + np.cos(np.pi * (steps - 1000) / 999_000)) - 1)) > 1e-2
+
+
+def test_phi_two_is_cosine() -> None:
+    p = np.linspace(0, 1, 1001)
+    np.testing.assert_allclose(uc.uba_factor(p, 2.0), (1 + np.cos(np.pi * p)) / 2, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("phi", [0.01, 0.3, 1.0, 2.0, 5.0, 40.0])
+def test_moebius_reciprocal_and_mirror_forms(phi: float) -> None:
+    p = np.linspace(0.0, 0.999, 999)
+    f = uc.uba_factor(p, phi)
+    c = np.cos(np.pi * p / 2) ** 2  # = (1 + cos(pi p)) / 2 without the cancellation at p = 1
+    b = phi / 2
+    np.testing.assert_allclose(f, c / (b + (1 - b) * c), rtol=1e-12, atol=1e-15)
+    inner = p < 0.9
+    np.testing.assert_allclose(
+        1 / f[inner], (2 - phi) / 2 + phi / (1 + np.cos(np.pi * p[inner])), rtol=1e-12)
+    np.testing.assert_allclose(f, 1 - uc.uba_factor(1 - p, 4 / phi), rtol=1e-12, atol=1e-15)
+
+
+def test_limits_of_phi() -> None:
+    p = np.array([0.1, 0.5, 0.9])
+    np.testing.assert_allclose(uc.uba_factor(p, 1e-9), 1.0, atol=1e-7)
+    np.testing.assert_allclose(uc.uba_factor(p, 1e9), 0.0, atol=1e-7)
+    assert uc.uba_factor(0.0, 1e9) == 1.0 and uc.uba_factor(1.0, 1e-9) == 0.0
+
+
+@pytest.mark.parametrize("phi", [0.1, 0.5, 2.0, 8.0, 100.0])
+def test_mean_of_f_and_f_squared(phi: float) -> None:
+    n = 200_000
+    p = (np.arange(n) + 0.5) / n  # midpoint rule, error O(1/n^2)
+    f = uc.uba_factor(p, phi)
+    s = np.sqrt(phi / 2)
+    assert uc.mean_lr_factor(phi) == pytest.approx(1 / (1 + s), rel=1e-14)
+    assert uc.mean_sq_lr_factor(phi) == pytest.approx((2 + s) / (2 * (1 + s) ** 2), rel=1e-14)
+    assert f.mean() == pytest.approx(uc.mean_lr_factor(phi), rel=1e-8)
+    assert (f**2).mean() == pytest.approx(uc.mean_sq_lr_factor(phi), rel=1e-8)
+
+
+def test_named_mean_values() -> None:
+    assert uc.mean_lr_factor(2.0) == 0.5
+    assert uc.mean_lr_factor(8.0) == pytest.approx(1 / 3, rel=1e-15)
+    assert uc.mean_sq_lr_factor(2.0) == 0.375
+
+
+def test_rates_hit_peak_and_floor_exactly_and_hold_the_floor() -> None:
+    cfg = UBAConfig(total_steps=100, peak_lr=0.3, phi=3.0, min_lr=0.1, warmup_steps=10,
+                    warmup_start_lr=0.07)
+    assert cfg(0) == 0.07 and cfg(10) == 0.3 and cfg(100) == 0.1
+    assert np.all(cfg(np.arange(100, 10_000, 7)) == 0.1)
+    decay = cfg(np.arange(10, 101))
+    assert np.all(np.diff(decay) < 0)
+
+
+def test_scalar_and_array_calls_return_float64() -> None:
+    cfg = UBAConfig(total_steps=10, peak_lr=1.0, phi=2.0)
+    assert isinstance(cfg(3), np.float64)
+    out = cfg(np.arange(4, dtype=np.int32))
+    assert out.dtype == np.float64 and out.shape == (4,)
+    assert cfg([[1, 2]]).shape == (1, 2)
+
+
+@pytest.mark.parametrize("step", [-1, np.nan, np.inf, [0, -0.5]])
+def test_bad_steps_are_rejected(step) -> None:
+    cfg = UBAConfig(total_steps=10, peak_lr=1.0, phi=2.0)
+    with pytest.raises(ValueError, match="step"):
+        cfg(step)
+
+
+# --- phi and the condition number ---------------------------------------------------
+
+
+@pytest.mark.parametrize("mu,L,T", [(1.0, 10.0, 1), (1.0, 10.0, 8), (0.01, 1.0, 50), (2.0, 2000.0, 200)])
+def test_chebyshev_config_reproduces_the_step_sizes(mu: float, L: float, T: int) -> None:
+    k = np.arange(1, T + 1)
+    independent = 2 / ((L + mu) - (L - mu) * np.cos((2 * k - 1) * np.pi / (2 * T)))
+    np.testing.assert_allclose(uc.chebyshev_step_sizes(mu, L, T), independent, rtol=1e-15)
+    cfg = uc.chebyshev_config(mu, L, T)
+    assert cfg.phi == 2 * L / mu and cfg.peak_lr == 1 / mu and cfg.min_lr == 1 / L
+    np.testing.assert_allclose(cfg(k - 0.5), independent, rtol=1e-13)
+
+
+@pytest.mark.parametrize("kappa,T", [(10.0, 5), (10.0, 30), (100.0, 20), (1000.0, 64)])
+def test_chebyshev_steps_attain_the_minimax_residual(kappa: float, T: int) -> None:
+    mu, L = 1.0, kappa
+    steps = uc.chebyshev_step_sizes(mu, L, T)
+    bound = uc.chebyshev_residual_bound(kappa, T)
+    rho = (np.sqrt(kappa) + 1) / (np.sqrt(kappa) - 1)
+    assert bound == pytest.approx(2 / (rho**T + rho**-T), rel=1e-12)
+    assert uc.worst_case_residual(steps, mu, L) == pytest.approx(bound, rel=1e-9)
+    # A dense grid never exceeds the exact maximum, and comes close to it.
+    lam = np.linspace(mu, L, 200_001)
+    dense = np.max(np.abs(np.prod(1 - np.multiply.outer(lam, steps), axis=1)))
+    assert dense <= uc.worst_case_residual(steps, mu, L) * (1 + 1e-12)
+    assert dense == pytest.approx(bound, rel=1e-3)
+    # Any other step sizes do worse: perturbations, and UBA on the integer grid.
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        other = steps * np.exp(0.05 * rng.standard_normal(T))
+        assert uc.worst_case_residual(other, mu, L) > bound
+    integer_grid = uc.chebyshev_config(mu, L, T)(np.arange(T))
+    assert uc.worst_case_residual(integer_grid, mu, L) > 2 * bound
+
+
+def test_worst_case_residual_finds_an_interior_peak_a_grid_misses() -> None:
+    # One step of size 1 / 5.5 on [1, 10]: |1 - lam / 5.5| peaks at the ends;
+    # two steps with roots 2 and 9: the interior maximum is at the derivative's zero.
+    steps = np.array([0.5, 1 / 9])
+    lam = np.linspace(2, 9, 1_000_001)
+    interior = np.max(np.abs((1 - 0.5 * lam) * (1 - lam / 9)))
+    exact = uc.worst_case_residual(steps, 1.0, 10.0)
+    ends = max(abs((1 - 0.5) * (1 - 1 / 9)), abs((1 - 5) * (1 - 10 / 9)))
+    assert exact == pytest.approx(max(interior, ends), rel=1e-12)
+
+
+def test_phi_condition_number_round_trip_and_branches() -> None:
+    for kappa in (1.0, 3.0, 50.0, 1e6):
+        assert uc.condition_number_for_phi(uc.phi_for_condition_number(kappa)) == kappa
+    assert uc.condition_number_for_phi(0.5) == 4.0  # mirrored branch, kappa' = 2 / phi
+    assert uc.describe_phi(2.0).branch == "cosine" and uc.describe_phi(2.0).kappa == 1.0
+    assert uc.describe_phi(0.5).branch == "mirrored"
+    assert uc.describe_phi(9.0).branch == "convex"
+    # The mirrored branch is the point mirror of the 4 / phi shape, which has the same kappa.
+    assert uc.condition_number_for_phi(0.5) == uc.condition_number_for_phi(4 / 0.5)
+
+
+@pytest.mark.parametrize("call,arg", [
+    (lambda v: uc.phi_for_condition_number(v), "kappa"),
+    (lambda v: uc.condition_number_for_phi(v), "phi"),
+    (lambda v: uc.chebyshev_residual_bound(v, 10), "kappa"),
+    (lambda v: uc.chebyshev_step_sizes(v, 10.0, 5), "mu"),
+    (lambda v: uc.chebyshev_config(1.0, v, 5), "L"),
+    (lambda v: uc.worst_case_residual([0.1], v, 10.0), "mu"),
+])
+@pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf"), "3", None, True])
+def test_helpers_reject_bad_numbers(call, arg: str, value) -> None:
+    with pytest.raises((TypeError, ValueError), match=f"`{arg}`.*{arg}={value!r}".replace("(", r"\(")):
+        call(value)
+
+
+def test_helpers_reject_bad_shapes() -> None:
+    with pytest.raises(ValueError, match="`L` must be >= `mu`"):
+        uc.chebyshev_step_sizes(2.0, 1.0, 3)
+    with pytest.raises(TypeError, match="total_steps"):
+        uc.chebyshev_step_sizes(1.0, 2.0, 3.0)
+    with pytest.raises(ValueError, match="step_sizes"):
+        uc.worst_case_residual([], 1.0, 2.0)
+    with pytest.raises(ValueError, match="step_sizes"):
+        uc.worst_case_residual([0.1, np.nan], 1.0, 2.0)
+
+
+# --- config validation and serialization --------------------------------------------
+
+GOOD = dict(total_steps=100, peak_lr=0.1, phi=2.0, min_lr=0.001, warmup_steps=10, warmup_start_lr=0.0)
+
+BAD = [
+    ("phi", 0.0, ValueError), ("phi", -1.0, ValueError), ("phi", float("nan"), ValueError),
+    ("phi", float("inf"), ValueError), ("phi", "2", TypeError), ("phi", None, TypeError),
+    ("phi", True, TypeError),
+    ("total_steps", 0, ValueError), ("total_steps", -3, ValueError), ("total_steps", 100.0, TypeError),
+    ("total_steps", True, TypeError), ("total_steps", "100", TypeError),
+    ("warmup_steps", 100, ValueError), ("warmup_steps", 150, ValueError), ("warmup_steps", -1, ValueError),
+    ("warmup_steps", 1.5, TypeError), ("warmup_steps", False, TypeError),
+    ("peak_lr", -0.1, ValueError), ("peak_lr", float("nan"), ValueError), ("peak_lr", "0.1", TypeError),
+    ("min_lr", 0.2, ValueError), ("min_lr", -1e-3, ValueError), ("min_lr", float("inf"), ValueError),
+    ("warmup_start_lr", -0.5, ValueError), ("warmup_start_lr", None, TypeError),
+]
+
+
+@pytest.mark.parametrize("field,value,error", BAD, ids=[f"{f}={v!r}" for f, v, _ in BAD])
+def test_config_rejects_bad_fields_naming_them(field: str, value, error) -> None:
+    with pytest.raises(error, match=f"`{field}`") as info:
+        UBAConfig(**{**GOOD, field: value})
+    assert repr(value) in str(info.value) or str(value) in str(info.value)
+
+
+def test_config_is_frozen_and_keyword_only() -> None:
+    cfg = UBAConfig(**GOOD)
+    with pytest.raises(AttributeError):
+        cfg.phi = 3.0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        UBAConfig(100, 0.1, 2.0)  # type: ignore[misc]
+
+
+def test_config_normalises_numpy_scalars_to_plain_types() -> None:
+    cfg = UBAConfig(total_steps=np.int64(100), peak_lr=np.float32(0.5), phi=np.float64(3.0))
+    assert type(cfg.total_steps) is int and type(cfg.peak_lr) is float and type(cfg.phi) is float
+
+
+def test_config_json_round_trip() -> None:
+    cfg = UBAConfig(**GOOD)
+    again = UBAConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg
+    assert UBAConfig.from_dict(json.loads(cfg.to_json())) == cfg
+    steps = np.arange(0, 120)
+    np.testing.assert_array_equal(again(steps), cfg(steps))
+
+
+def test_from_dict_rejects_unknown_and_missing_keys() -> None:
+    with pytest.raises(ValueError, match="Unknown UBAConfig keys.*'lr'"):
+        UBAConfig.from_dict({**GOOD, "lr": 0.1})
+    with pytest.raises(ValueError, match="Missing UBAConfig keys.*'phi'"):
+        UBAConfig.from_dict({"total_steps": 10, "peak_lr": 0.1})
+    with pytest.raises(TypeError, match="mapping"):
+        UBAConfig.from_dict([("phi", 2.0)])  # type: ignore[arg-type]
+
+
+def test_make_config_reports_the_callers_names() -> None:
+    with pytest.raises(ValueError, match="`T_max` must be >= 1. Received: T_max=0"):
+        uc.make_config({"total_steps": "T_max"}, total_steps=0, peak_lr=0.1, phi=2.0)
+    with pytest.raises(ValueError, match="`eta_min` must be <= `peak`"):
+        uc.make_config({"min_lr": "eta_min", "peak_lr": "peak"}, total_steps=5, peak_lr=0.1,
+                       phi=2.0, min_lr=0.5)
