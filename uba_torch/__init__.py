@@ -51,7 +51,7 @@ class UBALR(LRScheduler):
         >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
         >>> sched = UBALR(opt, T_max=100, phi=4.0)
         >>> opt.step(); sched.step()
-        >>> opt.param_groups[0]["lr"] == UBAConfig(total_steps=100, peak_lr=0.1, phi=4.0)(1)
+        >>> opt.param_groups[0]["lr"] == float(UBAConfig(total_steps=100, peak_lr=0.1, phi=4.0)(1))
         True
     """
 
