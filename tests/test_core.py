@@ -60,7 +60,7 @@ def test_factor_matches_formula_and_keeps_relative_precision_near_the_end(phi: f
 class _Float32Numpy:
     """numpy's namespace without the float64 conversion (what a float32 framework sees)."""
 
-    sin = staticmethod(np.sin)
+    tan = staticmethod(np.tan)
     where = staticmethod(np.where)
 
     @staticmethod

@@ -16,12 +16,13 @@ from uba_core._chebyshev import (
     phi_for_condition_number,
     worst_case_residual,
 )
-from uba_core._schedule import UBAConfig, make_config, uba_factor, uba_lr
+from uba_core._schedule import CurveCache, UBAConfig, make_config, uba_factor, uba_lr
 from uba_core._validation import check_int, check_real, per_group, require_framework
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CurveCache",
     "PhiShape",
     "UBAConfig",
     "chebyshev_config",

@@ -12,16 +12,17 @@ length and :math:`T` the total budget (warmup included). With
 The code evaluates the algebraically identical form
 
 .. math::
-    f = \frac{2c^2}{2c^2 + \varphi s^2}, \qquad 1 - f = \frac{\varphi s^2}{2c^2 + \varphi s^2},
-    \qquad c = \sin(\tfrac{\pi}{2}(1 - p)), \quad s = \sin(\tfrac{\pi}{2} p),
+    f = \frac{\tau^2}{\tau^2 + \varphi / 2}, \qquad \tau = \tan\left(\tfrac{\pi}{2} q\right),
+    \qquad q = 1 - p = \frac{T - t}{T - W},
 
-(from :math:`u = 2\cos^2(\pi p / 2)`): both terms of the denominator are
-non-negative, so nothing cancels for any :math:`\varphi > 0`, and :math:`1 - p` is
-computed from the step itself, so float32 keeps its relative precision up to the
-last step. The endpoints are exact: :math:`f = 1` at :math:`p = 0`, :math:`f = 0`
-at :math:`p = 1`, and the rate is written as
-:math:`\mathrm{lr}_{peak} f + \mathrm{lr}_{min} (1 - f)`, so it equals the given
-peak and floor to the last bit.
+(from :math:`u = 2\cos^2(\pi p / 2) = 2\sin^2(\pi q / 2)`, divided through by
+:math:`\cos^2(\pi q / 2)`). Nothing cancels for any :math:`\varphi > 0`; the
+remaining fraction :math:`q` is computed from the step itself, so near the end
+of the run :math:`f \approx (\pi q)^2 / (2\varphi)` keeps full relative precision
+in float32; at :math:`q = 1` the tangent is huge but finite and :math:`f = 1`;
+at :math:`q = 0`, :math:`f = 0` exactly, so the floor is exact. One
+transcendental per step, and the expression stays differentiable in
+:math:`\varphi` everywhere.
 """
 
 from __future__ import annotations
@@ -39,17 +40,14 @@ from uba_core._validation import check_int, check_real
 
 _HALF_PI = math.pi / 2
 
-__all__ = ["UBAConfig", "make_config", "uba_factor", "uba_lr"]
+__all__ = ["CurveCache", "UBAConfig", "make_config", "uba_factor", "uba_lr"]
 
 
-def _shape(p: Any, q: Any, phi: Any, xp: ModuleType) -> tuple[Any, Any]:
-    """Return ``(f, 1 - f)`` for progress ``p`` and remaining fraction ``q = 1 - p``."""
-    c = xp.sin(_HALF_PI * q)
-    s = xp.sin(_HALF_PI * p)
-    cc = 2.0 * (c * c)
-    ss = phi * (s * s)
-    den = cc + ss
-    return cc / den, ss / den
+def _shape(q: Any, phi: Any, xp: ModuleType) -> Any:
+    """:math:`f` from the remaining fraction ``q = 1 - p`` (already in [0, 1])."""
+    tau = xp.tan(_HALF_PI * q)
+    tt = tau * tau
+    return tt / (tt + 0.5 * phi)
 
 
 def uba_factor(progress: Any, phi: Any, *, xp: ModuleType = numpy) -> Any:
@@ -65,15 +63,14 @@ def uba_factor(progress: Any, phi: Any, *, xp: ModuleType = numpy) -> Any:
         :math:`f(p)` in [0, 1]: 1 at the start, 0 at the end.
 
     Examples:
-        >>> float(uba_factor(0.5, 2.0))  # cosine at mid-run
+        >>> round(float(uba_factor(0.5, 2.0)), 15)  # cosine at mid-run
         0.5
         >>> round(float(uba_factor(0.5, 8.0)), 12)  # phi = 8 drops early
         0.2
     """
     if xp is numpy:
         progress = numpy.asarray(progress, dtype=numpy.float64)
-    p = xp.clip(progress, 0.0, 1.0)
-    return _shape(p, 1.0 - p, phi, xp)[0]
+    return _shape(1.0 - xp.clip(progress, 0.0, 1.0), phi, xp)
 
 
 def uba_lr(step: Any, config: UBAConfig, *, xp: ModuleType = numpy, phi: Any = None) -> Any:
@@ -109,14 +106,12 @@ def uba_lr(step: Any, config: UBAConfig, *, xp: ModuleType = numpy, phi: Any = N
     if xp is numpy:
         step = numpy.asarray(step, dtype=numpy.float64)
     total, warm = config.total_steps, config.warmup_steps
-    span = float(total - warm)
-    p = xp.clip((step - warm) / span, 0.0, 1.0)
-    q = xp.clip((total - step) / span, 0.0, 1.0)
-    f, g = _shape(p, q, config.phi if phi is None else phi, xp)
-    lr = config.peak_lr * f + config.min_lr * g
+    q = xp.clip((total - step) / float(total - warm), 0.0, 1.0)
+    f = _shape(q, config.phi if phi is None else phi, xp)
+    lr = config.min_lr + (config.peak_lr - config.min_lr) * f
     if warm > 0:
         r = xp.clip(step / float(warm), 0.0, 1.0)
-        ramp = config.warmup_start_lr * (1.0 - r) + config.peak_lr * r
+        ramp = config.warmup_start_lr + (config.peak_lr - config.warmup_start_lr) * r
         lr = xp.where(step < warm, ramp, lr)
     return lr
 
@@ -256,3 +251,42 @@ def make_config(names: Mapping[str, str] | None = None, /, **fields: Any) -> UBA
     defaults = {"min_lr": 0.0, "warmup_steps": 0, "warmup_start_lr": 0.0}
     clean = _validated({**defaults, **fields}, names or {})
     return UBAConfig(**clean)
+
+
+class CurveCache:
+    """Rates of one config at integer steps, computed vectorised a block at a time.
+
+    A scheduler asks for one step at a time, almost always the next one; this
+    evaluates :func:`uba_lr` (numpy, the same values as ``config(steps)``) for a
+    block of ``block`` consecutive steps and serves them as Python floats, so a
+    step costs a list lookup. Non-integer steps are computed directly.
+
+    Examples:
+        >>> cfg = UBAConfig(total_steps=10, peak_lr=1.0, phi=3.0)
+        >>> cache = CurveCache(cfg, block=4)
+        >>> [cache(t) for t in range(12)] == cfg(numpy.arange(12)).tolist()
+        True
+    """
+
+    def __init__(self, config: UBAConfig, block: int = 1024) -> None:
+        if not isinstance(config, UBAConfig):
+            raise TypeError(
+                f"Argument `config` must be a UBAConfig. Received: config={config!r} "
+                f"({type(config).__name__})."
+            )
+        self.config = config
+        self._block = check_int("block", block, minimum=1)
+        self._index = -1
+        self._values: list[float] = []
+
+    def __call__(self, step: int) -> float:
+        if type(step) is not int:
+            return float(self.config(step))
+        index, offset = divmod(step, self._block)
+        if index != self._index:
+            if step < 0:
+                raise ValueError(f"Argument `step` must be >= 0. Received: step={step!r}.")
+            first = index * self._block
+            self._values = uba_lr(numpy.arange(first, first + self._block), self.config).tolist()
+            self._index = index
+        return self._values[offset]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from uba_core import UBAConfig, check_int, make_config, per_group, require_framework
+from uba_core import CurveCache, UBAConfig, check_int, make_config, per_group, require_framework
 
 torch = require_framework("torch", "torch")
 from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
@@ -87,6 +87,7 @@ class UBALR(LRScheduler):
                 names, total_steps=T_max, peak_lr=peaks[i], phi=phi, min_lr=floors[i],
                 warmup_steps=warmup_steps, warmup_start_lr=starts[i],
             ))
+        self._curves = [CurveCache(cfg) for cfg in self.configs]
         super().__init__(optimizer, last_epoch)
 
     @classmethod
@@ -110,10 +111,11 @@ class UBALR(LRScheduler):
         return self._get_closed_form_lr()
 
     def _get_closed_form_lr(self) -> list[float]:
-        return [float(cfg(self.last_epoch)) for cfg in self.configs]
+        return [curve(self.last_epoch) for curve in self._curves]
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
+        del state["_curves"]
         state["configs"] = [cfg.to_dict() for cfg in self.configs]
         return state
 
@@ -131,4 +133,5 @@ class UBALR(LRScheduler):
             )
         super().load_state_dict(state)
         self.configs = saved
+        self._curves = [CurveCache(cfg) for cfg in saved]
 
