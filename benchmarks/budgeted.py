@@ -1,0 +1,305 @@
+"""Budgeted training: UBA against common schedules, tasks x budgets x schedules x seeds.
+
+Protocol (see tasks.py and schedules.py for the tasks and the schedules):
+- every schedule gets its own peak lr, chosen from the task's log grid by the mean
+  validation metric over the seeds; where the best lr sits at an edge of the grid,
+  the grid is extended for that cell (up to 3 times) until it brackets the optimum;
+- "UBA, best phi" chooses phi (and its lr) on the same validation metric;
+- every win, tie or loss is counted on the held-out test metric at the chosen lr:
+  a tie is a difference within one standard deviation over the seeds.
+
+    python benchmarks/budgeted.py            # the full grid (about an hour on 2 cores)
+    python benchmarks/budgeted.py --quick    # a small subset (about 3 minutes)
+
+Writes benchmarks/results/budgeted[-quick].json and .md and a PNG per task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import platform
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from schedules import SCHEDULES, multipliers, phi_of  # noqa: E402
+from tasks import TASKS, corpus  # noqa: E402
+
+RESULTS = HERE / "results"
+QUICK_SCHEDULES = ("constant", "linear", "cosine", "wsd", "rex", "uba-0.5", "uba-1", "uba-2", "uba-4",
+                   "uba-8")
+MAX_EXTENSIONS = 3
+
+
+def _init_worker() -> None:
+    """One thread per worker process; torch is imported before tensorflow."""
+    os.environ.update(OMP_NUM_THREADS="1", TF_NUM_INTEROP_THREADS="1", TF_NUM_INTRAOP_THREADS="1",
+                      TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow",
+                      XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    sys.path.insert(0, str(HERE))
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def run_job(job: tuple) -> tuple[tuple, list[dict], float]:
+    """Train one (task, budget, schedule, lr) for its seeds; return the per-seed results."""
+    task, budget, schedule, lr, seeds = job
+    start = time.perf_counter()
+    out = TASKS[task].run(schedule, lr, budget, list(seeds))
+    return job, out, time.perf_counter() - start
+
+
+def _val_means(results: dict, task: str, budget: int, schedule: str) -> dict[float, float]:
+    return {lr: statistics.fmean(r["val"] for r in runs)
+            for (t, b, s, lr), runs in results.items() if (t, b, s) == (task, budget, schedule)}
+
+
+def extensions(results: dict, cells: list[tuple], seeds: tuple) -> tuple[list[tuple], list[tuple]]:
+    """Jobs that extend the lr grid of every cell whose best lr is at an edge; and those cells."""
+    jobs, edge = [], []
+    for task, budget, schedule in cells:
+        means = _val_means(results, task, budget, schedule)
+        lrs = sorted(means)
+        best = min(lrs, key=lambda lr: (means[lr], lr))
+        ratio = lrs[1] / lrs[0]
+        if best == lrs[-1] and math.isfinite(means[best]):
+            jobs.append((task, budget, schedule, lrs[-1] * ratio, seeds))
+            edge.append((task, budget, schedule))
+        elif best == lrs[0]:
+            jobs.append((task, budget, schedule, lrs[0] / ratio, seeds))
+            edge.append((task, budget, schedule))
+    return jobs, edge
+
+
+def stats(runs: list[dict], key: str = "test") -> tuple[float, float]:
+    values = [r[key] for r in runs]
+    if not all(math.isfinite(v) for v in values):
+        return math.inf, math.nan
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def choose(results: dict, task: str, budget: int, schedule: str) -> dict:
+    """The val-chosen lr of one schedule in one cell, with its test mean and std."""
+    means = _val_means(results, task, budget, schedule)
+    lr = min(means, key=lambda x: (means[x], x))
+    runs = results[(task, budget, schedule, lr)]
+    mean, std = stats(runs)
+    lrs = sorted(means)
+    return {"schedule": schedule, "lr": lr, "val": means[lr], "test": mean, "std": std,
+            "at_edge": lr in (lrs[0], lrs[-1]), "grid": lrs,
+            "curve": np.mean([r["curve"] for r in runs], axis=0).tolist()}
+
+
+def compare(a: dict, b: dict) -> str:
+    """'win', 'tie' or 'loss' of a against b on the test metric (lower is better)."""
+    if not math.isfinite(a["test"]) or not math.isfinite(b["test"]):
+        return "win" if math.isfinite(a["test"]) else ("tie" if not math.isfinite(b["test"]) else "loss")
+    if abs(a["test"] - b["test"]) <= max(a["std"], b["std"]):
+        return "tie"
+    return "win" if a["test"] < b["test"] else "loss"
+
+
+def summarise(results: dict, tasks: list[str], schedules: tuple, budgets: dict) -> dict:
+    cells = []
+    for task in tasks:
+        for budget in budgets[task]:
+            chosen = {s: choose(results, task, budget, s) for s in schedules}
+            ubas = [s for s in schedules if s.startswith("uba-")]
+            best_uba = min(ubas, key=lambda s: (chosen[s]["val"], s))
+            others = [s for s in schedules if not s.startswith("uba-")]
+            best_other = min(others, key=lambda s: chosen[s]["test"])
+            cells.append({
+                "task": task, "budget": budget, "chosen": chosen,
+                "uba_best_phi": phi_of(best_uba),
+                "best_other": best_other,
+                "uba_best_vs_best_other": compare(chosen[best_uba], chosen[best_other]),
+                "fixed_phi_vs_cosine": {s: compare(chosen[s], chosen["cosine"]) for s in ubas},
+            })
+    ubas = [s for s in schedules if s.startswith("uba-")]
+    tally = {k: sum(c["uba_best_vs_best_other"] == k for c in cells) for k in ("win", "tie", "loss")}
+    per_phi = {s: {k: sum(c["fixed_phi_vs_cosine"][s] == k for c in cells) for k in ("win", "tie", "loss")}
+               for s in ubas}
+    # Mean rank of each schedule over the cells (1 = best test mean).
+    ranks = {s: [] for s in schedules}
+    for c in cells:
+        order = sorted(schedules, key=lambda s: c["chosen"][s]["test"])
+        for i, s in enumerate(order):
+            ranks[s].append(i + 1)
+    return {"cells": cells, "uba_best_vs_best_other": tally, "fixed_phi_vs_cosine": per_phi,
+            "mean_rank": {s: statistics.fmean(r) for s, r in ranks.items()}}
+
+
+def fmt(x: float, std: float) -> str:
+    if not math.isfinite(x):
+        return "diverged"
+    return f"{x:.4g} ± {std:.2g}"
+
+
+def markdown(summary: dict, tasks: list[str], schedules: tuple, budgets: dict, metric: dict) -> str:
+    out = []
+    for task in tasks:
+        cells = {c["budget"]: c for c in summary["cells"] if c["task"] == task}
+        out.append(f"### {task} ({metric[task]}, lower is better)\n")
+        out.append("| schedule | " + " | ".join(f"T = {b}" for b in budgets[task]) + " |")
+        out.append("|---|" + "---:|" * len(budgets[task]))
+        for s in schedules:
+            row = []
+            for b in budgets[task]:
+                ch = cells[b]["chosen"][s]
+                best = min(cells[b]["chosen"].values(), key=lambda v: v["test"])["test"]
+                text = f"{fmt(ch['test'], ch['std'])} (lr {ch['lr']:.3g})"
+                row.append(f"**{text}**" if ch["test"] == best else text)
+            out.append(f"| {s} | " + " | ".join(row) + " |")
+        out.append("| *UBA, best phi on val* | " + " | ".join(
+            f"phi = {cells[b]['uba_best_phi']:g}: {cells[b]['uba_best_vs_best_other']} vs "
+            f"{cells[b]['best_other']}" for b in budgets[task]) + " |\n")
+    t = summary["uba_best_vs_best_other"]
+    out.append(f"**UBA with the best phi (chosen on validation) against the best other schedule "
+               f"(best on test):** {t['win']} wins, {t['tie']} ties, {t['loss']} losses "
+               f"over {sum(t.values())} (task, budget) cells.\n")
+    out.append("| fixed phi vs cosine | wins | ties | losses | mean rank |")
+    out.append("|---|---:|---:|---:|---:|")
+    for s, v in summary["fixed_phi_vs_cosine"].items():
+        out.append(f"| {s} | {v['win']} | {v['tie']} | {v['loss']} | {summary['mean_rank'][s]:.2f} |")
+    out.append("\nMean rank of every schedule over all cells (1 = best): " + ", ".join(
+        f"{s} {r:.2f}" for s, r in sorted(summary["mean_rank"].items(), key=lambda kv: kv[1])))
+    return "\n".join(out) + "\n"
+
+
+def plot(summary: dict, task: str, budget: int, schedules: tuple, metric: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cell = next(c for c in summary["cells"] if c["task"] == task and c["budget"] == budget)
+    shown = [s for s in schedules if not s.startswith("uba-")]
+    best_uba = f"uba-{cell['uba_best_phi']:g}"
+    shown += [s for s in schedules if s.startswith("uba-") and s in (best_uba, "uba-4", "uba-0.5")]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
+    colors = plt.cm.tab10(np.linspace(0, 1, 10))
+    for i, s in enumerate(dict.fromkeys(shown)):
+        ch = cell["chosen"][s]
+        style = dict(color=colors[i % 10], lw=2.2 if s == best_uba else 1.3,
+                     ls="-" if s.startswith("uba-") or s == "cosine" else "--")
+        label = s + (" (best phi)" if s == best_uba else "")
+        ax1.plot(ch["lr"] * multipliers(s, budget), label=label, **style)
+        x = np.linspace(0, budget, len(ch["curve"]))
+        ax2.plot(x, ch["curve"], label=f"{label}: test {fmt(ch['test'], ch['std'])}", **style)
+    ax1.set(title=f"{task}, T = {budget}: lr of each schedule's chosen run", xlabel="step",
+            ylabel="learning rate")
+    ax2.set(title="training loss (mean over seeds, windowed)", xlabel="step", ylabel="train loss",
+            yscale="log")
+    ax1.legend(fontsize=7)
+    ax2.legend(fontsize=6)
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def versions() -> dict:
+    info = {"python": platform.python_version(), "machine": platform.machine(),
+            "cpus": os.cpu_count(), "numpy": np.__version__}
+    for mod in ("torch", "jax", "optax", "tensorflow", "keras", "sklearn"):
+        try:
+            info[mod] = __import__(mod).__version__
+        except ImportError:
+            info[mod] = None
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short budgets, fewer schedules, 2 seeds")
+    parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per run (default 3, quick 2)")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
+    args = parser.parse_args(argv)
+    seeds = tuple(range(args.seeds or (2 if args.quick else 3)))
+    if len(seeds) < 2:
+        parser.error("--seeds must be >= 2 (ties are judged by the std over seeds)")
+    schedules = QUICK_SCHEDULES if args.quick else SCHEDULES
+    budgets = {t: (TASKS[t].quick_budget,) if args.quick else TASKS[t].budgets for t in args.tasks}
+    out_dir = Path(args.out) if args.out else RESULTS
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = "budgeted-quick" if args.quick else "budgeted"
+
+    from tqdm import tqdm
+
+    cells = [(t, b, s) for t in args.tasks for b in budgets[t] for s in schedules]
+    jobs = [(t, b, s, lr, seeds) for t, b, s in cells for lr in TASKS[t].lr_grid]
+    jobs.sort(key=lambda j: -j[1] * (20 if j[0] in ("char-lm", "digits-keras") else 1))
+    results: dict = {}
+    seconds: dict = {}
+    extended: dict = {}
+    start = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(args.workers, mp_context=context, initializer=_init_worker) as pool, \
+            tqdm(total=len(jobs), unit="run", desc="budgeted", dynamic_ncols=True) as bar:
+        for round_ in range(MAX_EXTENSIONS + 1):
+            for future in as_completed([pool.submit(run_job, j) for j in jobs]):
+                job, out, took = future.result()
+                results[job[:4]] = out
+                seconds[job[0]] = seconds.get(job[0], 0.0) + took
+                bar.update()
+            if round_ == MAX_EXTENSIONS:
+                break
+            jobs, edge = extensions(results, cells, seeds)
+            for cell in edge:
+                extended[cell] = extended.get(cell, 0) + 1
+            if not jobs:
+                break
+            bar.total += len(jobs)
+            bar.set_description(f"budgeted (grid extension {round_ + 1})")
+            bar.refresh()
+    elapsed = time.perf_counter() - start
+
+    summary = summarise(results, args.tasks, schedules, budgets)
+    metric = {t: TASKS[t].metric for t in args.tasks}
+    table = markdown(summary, args.tasks, schedules, budgets, metric)
+    print("\n" + table)
+    still_edge = [f"{c['task']}/T={c['budget']}/{s}" for c in summary["cells"]
+                  for s, ch in c["chosen"].items() if ch["at_edge"]]
+    if still_edge:
+        print("best lr still at the grid edge after extension:", ", ".join(still_edge))
+    for task in args.tasks:
+        budget = budgets[task][-1]
+        plot(summary, task, budget, schedules, metric[task], out_dir / f"{stem}-{task}.png")
+    command = "python benchmarks/budgeted.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    record = {
+        "command": command.strip(), "elapsed_s": elapsed, "seconds_per_task": seconds,
+        "seeds": list(seeds), "schedules": list(schedules), "budgets": budgets,
+        "lr_grids": {t: list(TASKS[t].lr_grid) for t in args.tasks},
+        "extended_cells": {"/".join(map(str, k)): v for k, v in extended.items()},
+        "still_at_edge": still_edge, "versions": versions(),
+        "corpus": corpus()[1] if "char-lm" in args.tasks else None,
+        "summary": summary,
+        "runs": [{"task": k[0], "budget": k[1], "schedule": k[2], "lr": k[3],
+                  "seeds": [{kk: vv for kk, vv in r.items() if kk != "curve"} for r in v]}
+                 for k, v in results.items()],
+    }
+    (out_dir / f"{stem}.json").write_text(json.dumps(record, indent=1, default=float))
+    header = (f"Measured with `{command.strip()}` in {elapsed / 60:.1f} min "
+              f"({len(seeds)} seeds, {os.cpu_count()} cores).\n\n")
+    (out_dir / f"{stem}.md").write_text(header + table)
+    print(f"wrote {out_dir / (stem + '.json')}, {stem}.md and one PNG per task "
+          f"({elapsed / 60:.1f} min)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
