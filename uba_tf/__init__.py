@@ -95,14 +95,16 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
             names["min_lr"] = "min_learning_rate"
         self.uba_config = make_config(names, total_steps=decay + warm, peak_lr=peak, phi=phi,
                                       min_lr=floor, warmup_steps=warm, warmup_start_lr=start)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.phi = phi
+        # The validated plain values, so that get_config() is JSON-able as it is.
+        cfg = self.uba_config
+        self.initial_learning_rate = init
+        self.decay_steps = decay
+        self.phi = cfg.phi
         self.alpha = alpha
         self.name = name
-        self.warmup_target = warmup_target
-        self.warmup_steps = warmup_steps
-        self.min_learning_rate = min_learning_rate
+        self.warmup_target = None if warmup_target is None else cfg.peak_lr
+        self.warmup_steps = warm
+        self.min_learning_rate = None if min_learning_rate is None else cfg.min_lr
 
     def __call__(self, step: Any) -> Any:
         return uba_lr(ops.cast(step, "float32"), self.uba_config, xp=ops)

@@ -1,0 +1,403 @@
+"""uba_jax: the core's curve under jit / vmap / grad, against optax's cosine and in real optax loops."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from conftest import PARITY_CONFIGS, assert_float32_close, check_steps, framework
+
+jax = framework("jax", "jax")
+optax = framework("jax", "optax")
+import jax.numpy as jnp  # noqa: E402
+
+from uba_core import UBAConfig  # noqa: E402
+from uba_jax import schedule_from_config, uba_decay_schedule, warmup_uba_decay_schedule  # noqa: E402
+
+EPS32 = float(np.finfo(np.float32).eps)
+
+
+def factory_schedule(cfg: UBAConfig):
+    """The optax-style factory call that spells ``cfg`` with optax's argument names.
+
+    Args:
+        cfg: The config to reproduce.
+
+    Returns:
+        ``warmup_uba_decay_schedule(...)`` with the config's fields mapped onto
+        ``init_value`` / ``peak_value`` / ``warmup_steps`` / ``decay_steps`` /
+        ``end_value`` (``decay_steps`` includes the warmup, as in optax).
+    """
+    return warmup_uba_decay_schedule(
+        init_value=cfg.warmup_start_lr,
+        peak_value=cfg.peak_lr,
+        warmup_steps=cfg.warmup_steps,
+        decay_steps=cfg.total_steps,
+        phi=cfg.phi,
+        end_value=cfg.min_lr,
+    )
+
+
+def jit_eval(schedule, steps) -> np.ndarray:
+    """Evaluate ``schedule`` under ``jax.jit`` on ``steps`` as int32 counts.
+
+    Args:
+        schedule: A ``count -> lr`` function.
+        steps: Non-negative integer steps below ``2**31``.
+
+    Returns:
+        The rates as a numpy array.
+    """
+    counts = jnp.asarray(np.asarray(steps, dtype=np.int64).astype(np.int32))
+    assert counts.dtype == jnp.int32
+    return np.asarray(jax.jit(schedule)(counts))
+
+
+# --- parity with the float64 core -------------------------------------------------------
+
+
+def test_parity_schedule_from_config(parity_config: UBAConfig) -> None:
+    steps = check_steps(parity_config)
+    out = jit_eval(schedule_from_config(parity_config), steps)
+    assert out.dtype == np.float32
+    assert_float32_close(out, parity_config, steps)
+
+
+def test_parity_warmup_factory(parity_config: UBAConfig) -> None:
+    steps = check_steps(parity_config)
+    assert_float32_close(jit_eval(factory_schedule(parity_config), steps), parity_config, steps)
+
+
+@pytest.mark.parametrize(
+    "name", [n for n, c in PARITY_CONFIGS.items() if c.warmup_steps == 0]
+)
+def test_parity_decay_factory_without_warmup(name: str) -> None:
+    cfg = PARITY_CONFIGS[name]
+    # alpha * init_value rebuilds the floor through a division: off by ~1 float64 ulp,
+    # far below the float32 tolerance of assert_float32_close.
+    sched = uba_decay_schedule(cfg.peak_lr, cfg.total_steps, cfg.phi, alpha=cfg.min_lr / cfg.peak_lr)
+    steps = check_steps(cfg)
+    assert_float32_close(jit_eval(sched, steps), cfg, steps)
+
+
+
+@pytest.mark.parametrize("phi", [0.05, 0.5, 2.0, 8.0, 50.0], ids=lambda p: f"phi={p}")
+def test_relative_precision_to_the_end_of_the_run(phi: float) -> None:
+    # With a zero floor the last rates are tiny; 1 + cos(pi p) would lose all their
+    # digits in float32. Each of the ~6 float32 operations costs at most eps32 / 2
+    # relative (q and its square dominate): 16 eps32 bounds it with margin, no atol.
+    cfg = UBAConfig(total_steps=10_000, peak_lr=0.1, phi=phi, warmup_steps=100)
+    steps = np.arange(9_000, 10_000)
+    out = jit_eval(schedule_from_config(cfg), steps)
+    np.testing.assert_allclose(out, cfg(steps), rtol=16 * EPS32, atol=0)
+
+# --- phi = 2 is optax's own cosine --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "init_value,decay_steps,alpha",
+    [(1.0, 1, 0.0), (0.1, 10, 0.0), (3e-4, 100, 0.1), (1.0, 1000, 0.01)],
+    ids=["T1", "T10", "T100-alpha0.1", "T1000-alpha0.01"],
+)
+def test_phi_two_is_optax_cosine_decay(init_value: float, decay_steps: int, alpha: float) -> None:
+    counts = jnp.arange(decay_steps + 11, dtype=jnp.int32)
+    ours = np.asarray(jax.jit(uba_decay_schedule(init_value, decay_steps, 2.0, alpha))(counts))
+    theirs = np.asarray(jax.jit(optax.cosine_decay_schedule(init_value, decay_steps, alpha))(counts))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6 * init_value)
+
+
+@pytest.mark.parametrize(
+    "init_value,peak_value,warmup_steps,decay_steps,end_value",
+    [(0.0, 1.0, 1, 2, 0.0), (0.0, 0.1, 10, 110, 0.0), (1e-5, 3e-4, 100, 1000, 3e-6), (0.05, 0.5, 7, 50, 0.05)],
+    ids=["W1-T2", "W10-T110", "W100-T1000-end", "W7-T50-start=end"],
+)
+def test_phi_two_is_optax_warmup_cosine_decay(
+    init_value: float, peak_value: float, warmup_steps: int, decay_steps: int, end_value: float
+) -> None:
+    counts = jnp.arange(decay_steps + 11, dtype=jnp.int32)
+    ours = warmup_uba_decay_schedule(init_value, peak_value, warmup_steps, decay_steps, 2.0, end_value)
+    theirs = optax.warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_steps, end_value)
+    np.testing.assert_allclose(
+        np.asarray(jax.jit(ours)(counts)),
+        np.asarray(jax.jit(theirs)(counts)),
+        rtol=1e-6,
+        atol=1e-6 * max(peak_value, init_value),
+    )
+
+
+# --- transformations ----------------------------------------------------------------------
+
+WARM_CFG = UBAConfig(total_steps=300, peak_lr=0.3, phi=5.0, min_lr=0.003, warmup_steps=20, warmup_start_lr=0.01)
+
+
+def test_vmap_and_jit_over_counts() -> None:
+    sched = factory_schedule(WARM_CFG)
+    steps = np.arange(0, 320, 1)
+    counts = jnp.asarray(steps, dtype=jnp.int32)
+    assert_float32_close(np.asarray(jax.vmap(sched)(counts)), WARM_CFG, steps)
+    assert_float32_close(np.asarray(jax.jit(jax.vmap(sched))(counts)), WARM_CFG, steps)
+    # Plain array evaluation keeps the shape of the counts.
+    grid = steps.reshape(16, 20)
+    out = np.asarray(jax.jit(sched)(jnp.asarray(grid, dtype=jnp.int32)))
+    assert out.shape == grid.shape
+    assert_float32_close(out, WARM_CFG, grid)
+
+
+def test_python_int_and_scalar_counts() -> None:
+    sched = factory_schedule(WARM_CFG)
+    for step in (0, 19, 20, 150, 299, 300, 10**6):
+        assert_float32_close(sched(step), WARM_CFG, step)
+        assert_float32_close(jax.jit(sched)(jnp.int32(step)), WARM_CFG, step)
+
+
+def core_dlr_dphi(step: float, phi: float, total: int = 100) -> float:
+    """Central finite difference of the float64 core in phi, for ``peak_lr = 1``.
+
+    Args:
+        step: Update index.
+        phi: Where to differentiate.
+        total: Budget of the schedule.
+
+    Returns:
+        d lr(step) / d phi, with truncation and rounding error ~1e-10.
+    """
+    h = 1e-5 * phi
+    up = UBAConfig(total_steps=total, peak_lr=1.0, phi=phi + h)(step)
+    down = UBAConfig(total_steps=total, peak_lr=1.0, phi=phi - h)(step)
+    return float((up - down) / (2 * h))
+
+
+@pytest.mark.parametrize("phi0", [0.3, 2.0, 8.0, 40.0], ids=lambda p: f"phi={p}")
+def test_grad_with_respect_to_phi(phi0: float) -> None:
+    counts = [0, 1, 10, 37, 50, 80, 99, 100, 150]
+    got = [float(jax.grad(lambda phi, c=c: uba_decay_schedule(1.0, 100, phi)(c))(phi0)) for c in counts]
+    want = [core_dlr_dphi(c, phi0) for c in counts]
+    # The gradient goes through ~6 float32 operations (tan, square, add, divide);
+    # each adds a relative error of eps32 ~ 6e-8, so 1e-5 relative is ample margin;
+    # atol 1e-7 covers counts 0 / 100 where the exact derivative is 0.
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    # Also through jit, vmap over counts, and the warmup factory (decay phase only).
+    grad_fn = jax.jit(jax.grad(lambda phi, c: uba_decay_schedule(1.0, 100, phi)(c)))
+    np.testing.assert_allclose(
+        np.asarray(jax.vmap(grad_fn, in_axes=(None, 0))(jnp.float32(phi0), jnp.asarray(counts))),
+        want, rtol=1e-5, atol=1e-7,
+    )
+    warm = [float(jax.grad(lambda phi, c=c: warmup_uba_decay_schedule(0.0, 1.0, 0, 100, phi)(c))(phi0))
+            for c in counts]
+    np.testing.assert_allclose(warm, want, rtol=1e-5, atol=1e-7)
+
+
+def test_grad_through_schedule_from_config() -> None:
+    cfg = UBAConfig(total_steps=100, peak_lr=1.0, phi=3.0)
+    got = jax.grad(lambda phi: schedule_from_config(cfg, phi=phi)(40))(3.0)
+    np.testing.assert_allclose(float(got), core_dlr_dphi(40, 3.0), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        UBAConfig(total_steps=1000, peak_lr=0.1, phi=3.0, min_lr=0.001, warmup_steps=10),
+        UBAConfig(total_steps=2**31 - 1000, peak_lr=1.0, phi=0.7, min_lr=0.25, warmup_steps=2**30),
+        UBAConfig(total_steps=2**31 - 1, peak_lr=1.0, phi=20.0),
+    ],
+    ids=["T1000", "T2^31-1000", "T2^31-1"],
+)
+def test_int32_counts_up_to_the_limit(cfg: UBAConfig) -> None:
+    top = 2**31 - 1
+    steps = np.array([2**24 + 1, 2**30, 2**31 - 1001, 2**31 - 1000, top - 128, top - 1, top], dtype=np.int64)
+    for sched in (schedule_from_config(cfg), factory_schedule(cfg)):
+        out = jit_eval(sched, steps)
+        assert np.all(np.isfinite(out))
+        assert_float32_close(out, cfg, steps)
+        # Every count >= T is the floor itself, exactly (no overflow, no drift).
+        past = steps >= cfg.total_steps
+        np.testing.assert_array_equal(out[past], np.float32(cfg.min_lr))
+
+
+def test_schedules_are_stateless_callables() -> None:
+    scheds = [
+        uba_decay_schedule(0.1, 10, 2.0),
+        warmup_uba_decay_schedule(0.0, 0.1, 2, 10, 2.0),
+        schedule_from_config(WARM_CFG),
+    ]
+    for sched in scheds:
+        assert callable(sched)
+        assert not hasattr(sched, "init")
+        assert not hasattr(sched, "update")
+        state = optax.inject_hyperparams(optax.sgd)(learning_rate=sched).init(jnp.zeros(()))
+        # A stateless schedule is wrapped by optax, not run as a stateful one.
+        assert type(state.hyperparams_states["learning_rate"]).__name__ == "WrappedScheduleState"
+
+
+# --- real optax loops ---------------------------------------------------------------------
+
+LOOP_CFG = UBAConfig(total_steps=26, peak_lr=0.3, phi=5.0, min_lr=0.003, warmup_steps=5, warmup_start_lr=0.02)
+LOOP_STEPS = 32  # past the budget: the floor must hold
+
+
+def loss(w):
+    """Quadratic loss of a scalar parameter; its gradient is ``w``."""
+    return 0.5 * w**2
+
+
+def run_loop(tx, steps: int = LOOP_STEPS, direction=None):
+    """Run ``steps`` jitted optax updates of a scalar parameter starting at 1.
+
+    Args:
+        tx: The gradient transformation.
+        steps: Number of updates.
+        direction: Optional transformation run on the same gradients alongside
+            ``tx`` whose output is the update direction before the learning rate
+            (e.g. ``scale_by_adam``); defaults to the gradient itself.
+
+    Returns:
+        ``(used, states)``: the lr update k actually used, recovered from the
+        parameter change as ``-delta / direction``, and the optimizer state after
+        each update (``states[0]`` is the state after ``init``).
+    """
+    params = jnp.float32(1.0)
+    state = tx.init(params)
+    ref = direction or optax.identity()
+    ref_state = ref.init(params)
+
+    @jax.jit
+    def step(params, state, ref_state):
+        grads = jax.grad(loss)(params)
+        updates, state = tx.update(grads, state, params)
+        dirs, ref_state = ref.update(grads, ref_state, params)
+        return optax.apply_updates(params, updates), state, ref_state, updates, dirs
+
+    used, states = [], [state]
+    for _ in range(steps):
+        params, state, ref_state, updates, dirs = step(params, state, ref_state)
+        # ``updates`` is the parameter change apply_updates adds: -lr * direction,
+        # one float32 product, so lr is recovered to eps32 / 2 relative.
+        used.append(-float(updates) / float(dirs))
+        states.append(state)
+    return np.array(used), states
+
+
+def assert_uses_lr_k(used: np.ndarray, cfg: UBAConfig) -> None:
+    """Update k used lr(k) of the core, up to float32 rounding.
+
+    Args:
+        used: The lr of update 0, 1, ... recovered from the loop.
+        cfg: The config of the schedule.
+    """
+    assert_float32_close(used, cfg, np.arange(len(used)))
+
+
+def test_loop_inject_hyperparams_sgd() -> None:
+    tx = optax.inject_hyperparams(optax.sgd)(learning_rate=factory_schedule(LOOP_CFG))
+    used, states = run_loop(tx)
+    assert_uses_lr_k(used, LOOP_CFG)
+    # optax 0.2.8: init stores lr(0); after update k the state holds the lr that
+    # update k used, lr(k) (it is the *last* lr, not the next one).
+    assert_float32_close(states[0].hyperparams["learning_rate"], LOOP_CFG, 0)
+    reported = np.array([float(s.hyperparams["learning_rate"]) for s in states[1:]])
+    assert_uses_lr_k(reported, LOOP_CFG)
+    assert [int(s.count) for s in states] == list(range(LOOP_STEPS + 1))
+
+
+def test_loop_sgd_with_schedule() -> None:
+    used, _ = run_loop(optax.sgd(learning_rate=factory_schedule(LOOP_CFG)))
+    assert_uses_lr_k(used, LOOP_CFG)
+
+
+def test_loop_chain_scale_by_schedule() -> None:
+    sched = schedule_from_config(LOOP_CFG)
+    used, _ = run_loop(optax.chain(optax.scale_by_schedule(lambda c: -sched(c))))
+    assert_uses_lr_k(used, LOOP_CFG)
+
+
+# Adam betas exactly representable in float32: inject_hyperparams turns them into
+# float32 arrays, and 1 - 0.999 in float32 is off by ~1e-5 relative from the Python
+# value the reference direction uses, which would swamp the float32 lr tolerance.
+ADAM = {"b1": 0.5, "b2": 0.75, "eps": 1e-8, "weight_decay": 0.0625}
+
+
+def adam_direction():
+    """``adamw`` without its learning rate: the direction the lr multiplies."""
+    return optax.chain(
+        optax.scale_by_adam(b1=ADAM["b1"], b2=ADAM["b2"], eps=ADAM["eps"]),
+        optax.add_decayed_weights(ADAM["weight_decay"]),
+    )
+
+
+def test_loop_adamw_with_schedule() -> None:
+    used, _ = run_loop(optax.adamw(learning_rate=factory_schedule(LOOP_CFG), **ADAM), direction=adam_direction())
+    assert_uses_lr_k(used, LOOP_CFG)
+
+
+def test_loop_inject_hyperparams_adamw() -> None:
+    tx = optax.inject_hyperparams(optax.adamw)(learning_rate=factory_schedule(LOOP_CFG), **ADAM)
+    used, states = run_loop(tx, direction=adam_direction())
+    assert_uses_lr_k(used, LOOP_CFG)
+    assert_float32_close(states[0].hyperparams["learning_rate"], LOOP_CFG, 0)
+    reported = np.array([float(s.hyperparams["learning_rate"]) for s in states[1:]])
+    assert_uses_lr_k(reported, LOOP_CFG)
+
+
+# --- bad input ----------------------------------------------------------------------------
+
+NAN, INF = float("nan"), float("inf")
+DECAY = {"init_value": 0.1, "decay_steps": 100, "phi": 2.0, "alpha": 0.0}
+WARMUP = {"init_value": 0.0, "peak_value": 0.1, "warmup_steps": 10, "decay_steps": 100, "phi": 2.0, "end_value": 0.0}
+
+BAD_VALUES = {
+    "phi": [0, 0.0, -1, NAN, INF, -INF, "2", None, True],
+    "decay_steps": [0, -5, 10.0, True, "100", None],
+    "init_value": [-0.1, NAN, INF, "0.1", None, True],
+}
+DECAY_BAD = [(k, v) for k, vs in BAD_VALUES.items() for v in vs] + [
+    ("alpha", -0.1), ("alpha", 1.5), ("alpha", NAN), ("alpha", "0"), ("alpha", None),
+]
+WARMUP_BAD = [(k, v) for k, vs in BAD_VALUES.items() for v in vs] + [
+    ("peak_value", -1.0), ("peak_value", NAN), ("peak_value", "1"), ("peak_value", None),
+    ("end_value", -0.01), ("end_value", 0.2), ("end_value", INF), ("end_value", "0"),
+    ("warmup_steps", -1), ("warmup_steps", 100), ("warmup_steps", 101), ("warmup_steps", 2.0),
+    ("warmup_steps", True), ("warmup_steps", None),
+]
+
+
+def bad_id(case: tuple[str, object]) -> str:
+    """Readable pytest id ``argument=value`` for a bad-input case."""
+    name, value = case
+    return f"{name}={value!r}"
+
+
+def assert_raises_naming(fn, kwargs: dict, name: str, value: object) -> None:
+    """``fn(**kwargs)`` raises ValueError or TypeError naming ``name`` and ``value``.
+
+    Args:
+        fn: The factory under test.
+        kwargs: Valid arguments with ``name`` replaced by ``value``.
+        name: The argument the user got wrong.
+        value: The bad value; its repr must appear right after ``name=``.
+    """
+    with pytest.raises((ValueError, TypeError), match=re.escape(f"{name}={value!r}")) as info:
+        fn(**kwargs)
+    assert f"`{name}`" in str(info.value)
+
+
+@pytest.mark.parametrize("case", DECAY_BAD, ids=bad_id)
+def test_bad_input_uba_decay_schedule(case: tuple[str, object]) -> None:
+    name, value = case
+    assert_raises_naming(uba_decay_schedule, {**DECAY, name: value}, name, value)
+
+
+@pytest.mark.parametrize("case", WARMUP_BAD, ids=bad_id)
+def test_bad_input_warmup_uba_decay_schedule(case: tuple[str, object]) -> None:
+    name, value = case
+    assert_raises_naming(warmup_uba_decay_schedule, {**WARMUP, name: value}, name, value)
+
+
+@pytest.mark.parametrize(
+    "config", [None, {"total_steps": 10, "peak_lr": 0.1, "phi": 2.0}, "UBAConfig", 3],
+    ids=["None", "dict", "str", "int"],
+)
+def test_bad_input_schedule_from_config(config: object) -> None:
+    with pytest.raises(TypeError, match=re.escape(f"config={config!r}")):
+        schedule_from_config(config)
+
