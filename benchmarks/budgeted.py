@@ -73,12 +73,11 @@ def extensions(results: dict, cells: list[tuple], seeds: tuple) -> tuple[list[tu
         means = _val_means(results, task, budget, schedule)
         lrs = sorted(means)
         best = min(lrs, key=lambda lr: (means[lr], lr))
-        ratio = lrs[1] / lrs[0]
         if best == lrs[-1] and math.isfinite(means[best]):
-            jobs.append((task, budget, schedule, lrs[-1] * ratio, seeds))
+            jobs.append((task, budget, schedule, lrs[-1] * lrs[-1] / lrs[-2], seeds))
             edge.append((task, budget, schedule))
         elif best == lrs[0]:
-            jobs.append((task, budget, schedule, lrs[0] / ratio, seeds))
+            jobs.append((task, budget, schedule, lrs[0] * lrs[0] / lrs[1], seeds))
             edge.append((task, budget, schedule))
     return jobs, edge
 

@@ -10,7 +10,7 @@ phase:
 - linear: 1 - p
 - cosine: (1 + cos(pi p)) / 2 -- each framework's own built-in
 - wsd: warmup-stable-decay, constant then linear to 0 over the last 20 % of the budget
-- one-cycle: torch's OneCycleLR shape (cosine up over 30 %, cosine down to peak / 1e4)
+- one-cycle: torch's OneCycleLR (cosine up from peak / 25 over 30 %, cosine down to peak / 2.5e5)
 - rex: (1 - p) / (1/2 + (1 - p) / 2)
 - uba-<phi>: the UBA curve of this package (uba_torch / uba_jax / uba_tf)
 
@@ -50,16 +50,16 @@ def multipliers(name: str, budget: int) -> np.ndarray:
     """lr(t) / peak for t = 0 .. budget - 1 (float64), from the formulas above."""
     t = np.arange(budget, dtype=np.float64)
     W = warmup_steps(budget)
-    if name == "one-cycle":
-        rise = max(1, round(0.3 * budget))
-        lo, hi, end = 1 / 25, 1.0, 1 / 25 / 1e4
+    if name == "one-cycle":  # torch.optim.lr_scheduler.OneCycleLR's formula, two phases
+        top = 0.3 * budget - 1  # the step of the peak
+        lo, end = 1 / 25, 1 / 25 / 1e4
 
         def cos_anneal(a, b, frac):
             return b + (a - b) / 2 * (1 + np.cos(np.pi * frac))
 
-        up = cos_anneal(lo, hi, np.clip(t / rise, 0, 1))
-        down = cos_anneal(hi, end, np.clip((t - rise) / max(1, budget - 1 - rise), 0, 1))
-        return np.where(t < rise, up, down)
+        up = cos_anneal(lo, 1.0, t / top)
+        down = cos_anneal(1.0, end, (t - top) / (budget - 1 - top))
+        return np.where(t <= top, up, down)
     if name.startswith("uba-"):
         return uba_config(name, budget, 1.0)(t)
     p = np.clip((t - W) / (budget - W), 0.0, 1.0)

@@ -1,0 +1,111 @@
+"""The benchmark's schedules are what they claim, in every framework; its selection rules hold."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import framework
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from budgeted import compare, extensions  # noqa: E402
+from schedules import SCHEDULES, multipliers, warmup_steps  # noqa: E402
+
+BUDGET, PEAK = 60, 0.3
+
+
+def test_baseline_formulas_against_independent_definitions() -> None:
+    T, W = 200, warmup_steps(200)
+    t = np.arange(T)
+    p = np.clip((t - W) / (T - W), 0, 1)
+    warm = t < W
+    np.testing.assert_allclose(multipliers("linear", T)[~warm], 1 - p[~warm], atol=1e-15)
+    np.testing.assert_allclose(multipliers("rex", T)[~warm], (1 - p[~warm]) / (0.5 + 0.5 * (1 - p[~warm])))
+    step = multipliers("step", T)[~warm]
+    assert set(np.round(step, 12)) == {1.0, 0.1, 0.01}
+    assert np.all(np.diff(step) <= 0)
+    wsd = multipliers("wsd", T)
+    assert np.all(wsd[W:160] == 1.0) and wsd[-1] == pytest.approx(1 / 40)
+    np.testing.assert_allclose(np.diff(wsd[160:]), -1 / 40)
+    for s in SCHEDULES:
+        if s != "one-cycle":
+            np.testing.assert_allclose(multipliers(s, T)[:W], t[:W] / W, atol=1e-15, err_msg=s)
+
+
+def used_lrs_torch(schedule: str) -> np.ndarray:
+    torch = framework("torch", "torch")
+    from schedules import torch_scheduler
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(()))], lr=PEAK)
+    sched = torch_scheduler(schedule, opt, BUDGET, PEAK)
+    lrs = []
+    for _ in range(BUDGET):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return np.array(lrs)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_torch_schedules_follow_the_formulas(schedule: str) -> None:
+    np.testing.assert_allclose(used_lrs_torch(schedule), PEAK * multipliers(schedule, BUDGET),
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_one_cycle_is_torch_one_cycle_lr() -> None:
+    torch = framework("torch", "torch")
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(()))], lr=PEAK)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=PEAK, total_steps=BUDGET, pct_start=0.3,
+                                                div_factor=25, final_div_factor=1e4,
+                                                anneal_strategy="cos", cycle_momentum=False)
+    lrs = []
+    for _ in range(BUDGET):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    np.testing.assert_allclose(lrs, PEAK * multipliers("one-cycle", BUDGET), rtol=1e-12)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_optax_schedules_follow_the_formulas(schedule: str) -> None:
+    framework("jax", "optax")
+    import jax.numpy as jnp
+    from schedules import optax_schedule
+
+    got = np.asarray(optax_schedule(schedule, BUDGET, PEAK)(jnp.arange(BUDGET)))
+    np.testing.assert_allclose(got, PEAK * multipliers(schedule, BUDGET), rtol=1e-6, atol=1e-6 * PEAK)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_keras_schedules_follow_the_formulas(schedule: str) -> None:
+    keras = framework("tf", "keras")
+    from schedules import keras_schedule
+
+    sched = keras_schedule(schedule, BUDGET, PEAK)
+    got = [float(sched(keras.ops.convert_to_tensor(k, "int64"))) for k in range(BUDGET)]
+    np.testing.assert_allclose(got, PEAK * multipliers(schedule, BUDGET), rtol=1e-6, atol=1e-6 * PEAK)
+
+
+def runs(val: float, test: float = 0.0) -> list[dict]:
+    return [{"val": val, "test": test, "curve": [0.0]}] * 2
+
+
+def test_the_grid_is_extended_where_the_best_lr_sits_at_an_edge() -> None:
+    results = {("t", 10, "a", lr): runs(v) for lr, v in [(0.1, 3.0), (0.3, 2.0), (1.0, 1.0)]}
+    results |= {("t", 10, "b", lr): runs(v) for lr, v in [(0.1, 1.0), (0.3, 2.0), (1.0, 3.0)]}
+    results |= {("t", 10, "c", lr): runs(v) for lr, v in [(0.1, 2.0), (0.3, 1.0), (1.0, math.inf)]}
+    jobs, edge = extensions(results, [("t", 10, "a"), ("t", 10, "b"), ("t", 10, "c")], (0, 1))
+    lrs = {job[2]: job[3] for job in jobs}
+    assert set(edge) == {("t", 10, "a"), ("t", 10, "b")}
+    assert lrs["a"] == pytest.approx(1.0 / 0.3) and lrs["b"] == pytest.approx(0.1 * 0.1 / 0.3)
+
+
+def test_ties_are_within_one_std() -> None:
+    assert compare({"test": 1.0, "std": 0.2}, {"test": 1.15, "std": 0.1}) == "tie"
+    assert compare({"test": 1.0, "std": 0.05}, {"test": 1.15, "std": 0.1}) == "win"
+    assert compare({"test": 1.3, "std": 0.05}, {"test": 1.15, "std": 0.1}) == "loss"
+    assert compare({"test": math.inf, "std": math.nan}, {"test": 1.0, "std": 0.1}) == "loss"
