@@ -62,6 +62,7 @@ class _Float32Numpy:
 
     tan = staticmethod(np.tan)
     where = staticmethod(np.where)
+    minimum = staticmethod(np.minimum)
 
     @staticmethod
     def clip(x, lo, hi):

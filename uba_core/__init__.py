@@ -17,7 +17,13 @@ from uba_core._chebyshev import (
     worst_case_residual,
 )
 from uba_core._schedule import CurveCache, UBAConfig, make_config, uba_factor, uba_lr
-from uba_core._validation import check_int, check_real, per_group, require_framework
+from uba_core._validation import (
+    check_float32_positive,
+    check_int,
+    check_real,
+    per_group,
+    require_framework,
+)
 
 __version__ = "0.1.0"
 
@@ -28,6 +34,7 @@ __all__ = [
     "chebyshev_config",
     "chebyshev_residual_bound",
     "chebyshev_step_sizes",
+    "check_float32_positive",
     "check_int",
     "check_real",
     "condition_number_for_phi",

@@ -21,7 +21,7 @@ from typing import Any
 import numpy
 
 from uba_core._schedule import UBAConfig
-from uba_core._validation import check_int, check_real
+from uba_core._validation import as_real_array, check_int, check_real
 
 __all__ = [
     "PhiShape",
@@ -236,11 +236,11 @@ def worst_case_residual(step_sizes: Any, mu: float, L: float) -> float:
         True
     """
     mu, L = _check_spectrum(mu, L)
-    steps = numpy.asarray(step_sizes, dtype=numpy.float64)
+    steps = as_real_array("step_sizes", step_sizes)
     if steps.ndim != 1 or steps.size == 0 or not numpy.all(numpy.isfinite(steps)):
         raise ValueError(
             "Argument `step_sizes` must be a non-empty 1-D array of finite numbers. "
-            f"Received shape {steps.shape}."
+            f"Received: step_sizes={step_sizes!r} (shape {steps.shape})."
         )
     roots = numpy.sort(1.0 / steps[steps > 0])
     inner = roots[(roots > mu) & (roots < L)]

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy
 
-from uba_core._validation import check_int, check_real
+from uba_core._validation import as_real_array, check_int, check_real
 
 _HALF_PI = math.pi / 2
 
@@ -73,7 +73,9 @@ def uba_factor(progress: Any, phi: Any, *, xp: ModuleType = numpy) -> Any:
     return _shape(1.0 - xp.clip(progress, 0.0, 1.0), phi, xp)
 
 
-def uba_lr(step: Any, config: UBAConfig, *, xp: ModuleType = numpy, phi: Any = None) -> Any:
+def uba_lr(
+    step: Any, config: UBAConfig, *, xp: ModuleType = numpy, phi: Any = None, remaining: Any = None
+) -> Any:
     r"""Learning rate at update index ``step``: linear warmup, UBA decay, then the floor.
 
     .. math::
@@ -94,6 +96,10 @@ def uba_lr(step: Any, config: UBAConfig, *, xp: ModuleType = numpy, phi: Any = N
         xp: Array namespace that evaluates the expression.
         phi: Overrides ``config.phi``; lets JAX differentiate with respect to a
             traced phi, which a config cannot hold.
+        remaining: :math:`T - t` as a floating array, computed exactly (in integers)
+            by the caller. A float32 framework cannot hold steps above :math:`2^{24}`;
+            with the exact distance to the end, a short decay inside a huge budget
+            stays right. Default: ``total_steps - step``.
 
     Returns:
         The learning rate(s), same shape as ``step``.
@@ -106,9 +112,12 @@ def uba_lr(step: Any, config: UBAConfig, *, xp: ModuleType = numpy, phi: Any = N
     if xp is numpy:
         step = numpy.asarray(step, dtype=numpy.float64)
     total, warm = config.total_steps, config.warmup_steps
-    q = xp.clip((total - step) / float(total - warm), 0.0, 1.0)
+    if remaining is None:
+        remaining = total - step
+    q = xp.clip(remaining / float(total - warm), 0.0, 1.0)
     f = _shape(q, config.phi if phi is None else phi, xp)
-    lr = config.min_lr + (config.peak_lr - config.min_lr) * f
+    # f <= 1, but min + (peak - min) can round one ulp above the peak: keep the bound.
+    lr = xp.minimum(config.min_lr + (config.peak_lr - config.min_lr) * f, config.peak_lr)
     if warm > 0:
         r = xp.clip(step / float(warm), 0.0, 1.0)
         ramp = config.warmup_start_lr + (config.peak_lr - config.warmup_start_lr) * r
@@ -194,14 +203,15 @@ class UBAConfig:
         """Rates at ``step`` (scalar or array) as float64.
 
         Raises:
+            TypeError: ``step`` holds something other than integers or floats.
             ValueError: a step is negative or not finite.
         """
-        steps = numpy.asarray(step, dtype=numpy.float64)
+        steps = as_real_array("step", step)
         bad = ~numpy.isfinite(steps) | (steps < 0)
         if numpy.any(bad):
             raise ValueError(
                 "Argument `step` must be finite and >= 0. "
-                f"Received: step={numpy.asarray(step)[bad].ravel()[0]!r}."
+                f"Received: step={steps[bad].ravel()[0]!r}."
             )
         out = uba_lr(steps, self)
         return out[()] if out.ndim == 0 else out

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
+import numpy
+
 
 def _received(name: str, value: Any) -> str:
     return f"Received: {name}={value!r} ({type(value).__name__})."
@@ -53,15 +55,7 @@ def check_real(
         TypeError: ``value`` is not a real number (bools and strings included).
         ValueError: ``value`` is NaN, infinite or out of bounds.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        # 0-d arrays (numpy, jax) that hold one real number are accepted too.
-        if getattr(value, "shape", None) == () and getattr(value, "dtype", None) is not None:
-            try:
-                return check_real(
-                    name, float(value), minimum=minimum, maximum=maximum, positive=positive
-                )
-            except TypeError:
-                pass
+    if isinstance(value, bool) or not (isinstance(value, numbers.Real) or _real_scalar_array(value)):
         raise TypeError(f"Argument `{name}` must be a real number. {_received(name, value)}")
     number = float(value)
     if not math.isfinite(number):
@@ -73,6 +67,51 @@ def check_real(
     if maximum is not None and number > maximum:
         raise ValueError(f"Argument `{name}` must be <= {maximum}. {_received(name, value)}")
     return number
+
+
+def _real_scalar_array(value: Any) -> bool:
+    """A 0-d numpy, jax or torch array of an integer or floating dtype (not bool or complex)."""
+    if getattr(value, "shape", None) != ():
+        return False
+    dtype = getattr(value, "dtype", None)
+    kind = getattr(dtype, "kind", None)  # numpy and jax dtypes
+    if kind is None and dtype is not None:  # torch dtypes
+        floating = getattr(dtype, "is_floating_point", False)
+        integer = str(dtype).startswith(("torch.int", "torch.uint"))
+        kind = "f" if floating else ("i" if integer else "other")
+    return kind is not None and kind in "iuf"
+
+
+_FLOAT32_TINY, _FLOAT32_MAX = 1.1754943508222875e-38, 3.4028234663852886e38
+
+
+def check_float32_positive(name: str, value: float) -> float:
+    """Check that a validated positive float survives a cast to float32 (a normal number).
+
+    Raises:
+        ValueError: the value would underflow or overflow in float32.
+    """
+    if not _FLOAT32_TINY <= value <= _FLOAT32_MAX:
+        raise ValueError(
+            f"Argument `{name}` must be between {_FLOAT32_TINY:.3g} and {_FLOAT32_MAX:.3g} to be "
+            f"evaluated in float32. Received: {name}={value!r}."
+        )
+    return value
+
+
+def as_real_array(name: str, value: Any) -> Any:
+    """``value`` as a float64 numpy array, if it holds integers or floats only.
+
+    Raises:
+        TypeError: strings, bools, objects or complex numbers.
+    """
+    given = numpy.asarray(value)
+    if given.dtype.kind not in "iuf":
+        raise TypeError(
+            f"Argument `{name}` must be a real number or an array of them. "
+            f"Received: {name}={value!r} (dtype {given.dtype})."
+        )
+    return given.astype(numpy.float64)
 
 
 def per_group(name: str, value: Any, count: int) -> list[Any]:

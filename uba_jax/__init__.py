@@ -13,7 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from uba_core import UBAConfig, check_real, make_config, require_framework, uba_lr
+from uba_core import (
+    UBAConfig,
+    check_float32_positive,
+    check_real,
+    make_config,
+    require_framework,
+    uba_lr,
+)
 
 jax = require_framework("jax", "jax")
 require_framework("optax", "jax")
@@ -29,7 +36,8 @@ def schedule_from_config(config: UBAConfig, *, phi: Any = None) -> Schedule:
 
     Args:
         config: The schedule.
-        phi: A traced phi overriding ``config.phi`` (to differentiate the curve).
+        phi: A phi overriding ``config.phi``, typically traced (to differentiate the
+            curve with respect to phi); a concrete one is validated like the config's.
 
     Returns:
         ``schedule(count)``: float32 rates (float64 under ``jax_enable_x64``).
@@ -46,18 +54,31 @@ def schedule_from_config(config: UBAConfig, *, phi: Any = None) -> Schedule:
             f"({type(config).__name__})."
         )
 
+    check_float32_positive("phi", config.phi)
+    if phi is not None and not isinstance(phi, jax.core.Tracer):
+        phi = _checked_phi(phi)[0]
+    total = config.total_steps
+
     def schedule(count: Any) -> Any:
-        step = jnp.asarray(count, dtype=jnp.result_type(float))
-        return uba_lr(step, config, xp=jnp, phi=phi)
+        count = jnp.asarray(count)
+        step = count.astype(jnp.result_type(float))
+        remaining = None  # T - count in integers: exact for counts above 2**24
+        if jnp.issubdtype(count.dtype, jnp.signedinteger) and total <= jnp.iinfo(count.dtype).max:
+            remaining = (total - count).astype(step.dtype)
+        return uba_lr(step, config, xp=jnp, phi=phi, remaining=remaining)
 
     return schedule
 
 
 def _checked_phi(phi: Any) -> tuple[float, Any]:
-    """A concrete phi is validated; a traced one (under grad) is passed through."""
+    """``(value to validate the config with, traced phi or None)``.
+
+    A concrete phi is validated (and must fit float32); a traced one (under
+    ``jax.grad``) cannot be, and is passed through.
+    """
     if isinstance(phi, jax.core.Tracer):
         return 2.0, phi
-    return check_real("phi", phi, positive=True), None
+    return check_float32_positive("phi", check_real("phi", phi, positive=True)), None
 
 
 def uba_decay_schedule(init_value: float, decay_steps: int, phi: Any, alpha: float = 0.0) -> Schedule:

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from uba_core import UBAConfig, check_int, check_real, make_config, require_framework, uba_lr
+from uba_core import (
+    UBAConfig,
+    check_float32_positive,
+    check_int,
+    check_real,
+    make_config,
+    require_framework,
+    uba_lr,
+)
 
 keras = require_framework("keras", "tf")
 from keras import ops  # noqa: E402
@@ -97,6 +105,7 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
                                       min_lr=floor, warmup_steps=warm, warmup_start_lr=start)
         # The validated plain values, so that get_config() is JSON-able as it is.
         cfg = self.uba_config
+        check_float32_positive("phi", cfg.phi)
         self.initial_learning_rate = init
         self.decay_steps = decay
         self.phi = cfg.phi
@@ -107,7 +116,13 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
         self.min_learning_rate = None if min_learning_rate is None else cfg.min_lr
 
     def __call__(self, step: Any) -> Any:
-        return uba_lr(ops.cast(step, "float32"), self.uba_config, xp=ops)
+        step = ops.convert_to_tensor(step)
+        total = self.uba_config.total_steps
+        remaining = None  # T - step in integers: exact for steps above 2**24
+        dtype = keras.backend.standardize_dtype(step.dtype)
+        if dtype in ("int32", "int64") and total < 2 ** (31 if dtype == "int32" else 63):
+            remaining = ops.cast(ops.subtract(total, step), "float32")
+        return uba_lr(ops.cast(step, "float32"), self.uba_config, xp=ops, remaining=remaining)
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,216 @@
+"""Hypothesis properties of the UBA schedule over the whole valid config space.
+
+The core is checked against facts of the specification (bounds, monotone decay,
+continuity at the warmup hand-off, the phi mirror identity, exact endpoints) and
+every adapter against the float64 core: torch exactly, optax and keras within a
+tolerance derived from float32 (see ``conftest.float32_tolerance``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from conftest import assert_float32_matches_core, framework, keras_rates, optax_rates, torch_rates
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+import uba_core as uc
+from uba_core import UBAConfig
+
+CORE = settings(max_examples=200, deadline=None)
+ADAPTER = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+EPS64 = 2.0**-52  # float64 machine epsilon (one ulp of 1.0)
+
+
+# --- strategies ---------------------------------------------------------------------
+
+
+def log_uniform(lo: float, hi: float) -> st.SearchStrategy[float]:
+    """Floats spread evenly in log space over [lo, hi] (endpoints drawn explicitly too)."""
+    return st.one_of(
+        st.sampled_from([lo, hi]),
+        st.floats(math.log(lo), math.log(hi)).map(math.exp),
+    )
+
+
+@st.composite
+def configs(draw) -> UBAConfig:
+    """Any valid config: T in 1..1e9 (biased to small), W in 0..T-1, rates in [0, 10]."""
+    total = draw(st.one_of(st.integers(1, 16), st.integers(1, 10_000), st.integers(1, 10**9)))
+    warm = draw(st.one_of(st.just(0), st.just(total - 1), st.integers(0, total - 1)))
+    peak = draw(st.one_of(st.sampled_from([0.0, 10.0]), st.floats(0.0, 10.0)))
+    floor = draw(st.one_of(st.just(0.0), st.just(peak), st.floats(0.0, peak)))
+    start = draw(st.one_of(st.just(0.0), st.just(peak), st.floats(0.0, 10.0)))
+    phi = draw(st.one_of(st.just(2.0), log_uniform(1e-6, 1e6)))
+    return UBAConfig(total_steps=total, peak_lr=peak, phi=phi, min_lr=floor,
+                     warmup_steps=warm, warmup_start_lr=start)
+
+
+@st.composite
+def configs_and_steps(draw) -> tuple[UBAConfig, np.ndarray]:
+    """A config and sorted unique integer steps in [0, 2T]: W-1, W, T-1, T always among them."""
+    cfg = draw(configs())
+    W, T = cfg.warmup_steps, cfg.total_steps
+    special = [0, W - 1, W, W + 1, T - 1, T, T + 1, 2 * T]
+    anywhere = draw(st.lists(st.integers(0, 2 * T), max_size=10))
+    near = draw(st.lists(st.integers(-3, 3), max_size=4))  # next to the two kinks
+    run_start = draw(st.integers(0, 2 * T))  # a run of consecutive steps
+    steps = np.array(special + anywhere + [W + d for d in near] + [T + d for d in near]
+                     + list(range(run_start, run_start + 8)), dtype=np.int64)
+    steps = np.unique(steps[(steps >= 0) & (steps <= 2 * T + 8)])
+    return cfg, steps
+
+
+# --- the core -----------------------------------------------------------------------
+
+
+@CORE
+@given(configs_and_steps())
+# Hypothesis prefers "simple" floats, for which min + (peak - min) is exact; this one
+# (found with a random search) rounds above peak_lr if the rate is built that way.
+@example((UBAConfig(total_steps=3, peak_lr=7.0127587478929785, phi=750.3021481958665,
+                    min_lr=1.5729529900633668), np.arange(5)))
+def test_rates_are_finite_and_within_the_bounds(case) -> None:
+    cfg, steps = case
+    lr = cfg(steps)
+    assert lr.dtype == np.float64 and np.all(np.isfinite(lr))
+    warm = steps < cfg.warmup_steps
+    # During warmup the rate runs between warmup_start_lr and peak_lr (so it may be
+    # below min_lr when warmup_start_lr < min_lr); from step W on it is in [min_lr, peak_lr].
+    lo, hi = sorted((cfg.warmup_start_lr, cfg.peak_lr))
+    assert np.all((lr[warm] >= lo) & (lr[warm] <= hi)), (steps[warm], lr[warm] - hi, lo - lr[warm])
+    decay = lr[~warm]
+    assert np.all(decay >= cfg.min_lr), (steps[~warm], cfg.min_lr - decay)
+    assert np.all(decay <= cfg.peak_lr), (steps[~warm], decay - cfg.peak_lr)
+
+
+@CORE
+@given(configs())
+def test_endpoints_are_the_given_rates(cfg: UBAConfig) -> None:
+    """lr(t >= T) is min_lr and lr(0) is warmup_start_lr to the bit; lr(W) is peak_lr
+    or the float just below it (min + (peak - min) rounds; the curve never exceeds peak)."""
+    W, T = cfg.warmup_steps, cfg.total_steps
+    assert cfg(W) in (cfg.peak_lr, np.nextafter(cfg.peak_lr, -np.inf))
+    assert np.all(cfg([T, T + 1, 2 * T]) == cfg.min_lr)
+    if W > 0:
+        assert cfg(0) == cfg.warmup_start_lr
+
+
+@CORE
+@given(configs_and_steps())
+def test_non_increasing_after_warmup(case) -> None:
+    cfg, steps = case
+    decay = steps[steps >= cfg.warmup_steps]  # sorted by construction
+    lr = cfg(decay)
+    rises = np.diff(lr) > 0
+    assert not np.any(rises), (decay[1:][rises], np.diff(lr)[rises])
+
+
+@CORE
+@given(configs(), st.lists(st.floats(0.0, 1.0), min_size=1, max_size=8))
+def test_non_increasing_at_fractional_steps_too(cfg: UBAConfig, fractions) -> None:
+    """The core accepts float steps; the decay is monotone between the integers as well."""
+    W, T = cfg.warmup_steps, cfg.total_steps
+    steps = np.unique(np.array([W + x * (T - W) for x in fractions] + [W, T], dtype=np.float64))
+    assert not np.any(np.diff(cfg(steps)) > 0)
+
+
+def _ulp(x: float) -> float:
+    return float(np.spacing(abs(x))) if x else 0.0
+
+
+@CORE
+@given(configs().filter(lambda c: c.warmup_steps > 0))
+def test_continuous_at_the_warmup_hand_off(cfg: UBAConfig) -> None:
+    """lr(W - eps) -> peak and lr(W + eps) -> peak as eps -> 0 (core accepts float steps)."""
+    W, span = cfg.warmup_steps, cfg.total_steps - cfg.warmup_steps
+    peak, start, floor, b = cfg.peak_lr, cfg.warmup_start_lr, cfg.min_lr, cfg.phi / 2
+    # Rounding allowance of the ramp start + (peak - start) * t / W and of the decay:
+    # a few ulps of the largest rate involved.
+    slack = 4 * _ulp(max(peak, start))
+    for eps in (0.5, 1e-1, 1e-3, 1e-6, 1e-9, 1e-12):
+        left = W - eps
+        exact_eps = W - left  # exact (Sterbenz): the distance the core really sees
+        # The ramp is linear with slope (peak - start) / W.
+        assert abs(cfg(left) - peak) <= abs(peak - start) * exact_eps / W + slack, eps
+        right = W + eps
+        p = (right - W) / span  # <= 0.5: eps <= 0.5 and span >= 1
+        # 1 - f(p) = b tan^2 / (1 + b tan^2) <= b tan^2(pi p / 2): the decay leaves the
+        # peak quadratically.
+        bound = (peak - floor) * min(1.0, b * math.tan(math.pi * p / 2) ** 2 * (1 + 1e-9))
+        assert abs(cfg(right) - peak) <= bound + slack, eps
+
+
+def _abs_dfdp(p: np.ndarray, phi: float) -> np.ndarray:
+    r"""|df/dp| analytically: f = c^2 / (c^2 + b s^2), b = phi / 2, theta = pi p / 2, so
+    df/dtheta = -2 b s c / (c^2 + b s^2)^2 and dtheta/dp = pi / 2."""
+    theta = np.pi * p / 2
+    s, c, b = np.sin(theta), np.cos(theta), phi / 2
+    return (np.pi / 2) * 2 * b * s * c / (c * c + b * s * s) ** 2
+
+
+@CORE
+@given(log_uniform(1e-6, 1e6), st.lists(st.floats(0.0, 1.0), min_size=1, max_size=32))
+def test_phi_mirror_identity(phi: float, progress) -> None:
+    r"""f_phi(p) = 1 - f_{4/phi}(1 - p), exact in real arithmetic.
+
+    Tolerance, in float64 (u = 2**-53, the unit roundoff), for any evaluation of f
+    by a trigonometric function of pi p / 2 followed by a square, a sum and a quotient:
+    - values: those last three are about 3 roundings (relative 3u on a number in
+      [0, 1]); 4 / phi adds u / 2 relative to phi, which moves f by at most
+      |d f / d ln phi| * u / 2 <= u / 8; 1 - f is one more rounding: about 8u = 2**-50
+      absolute in all. atol 2**-48 leaves a factor 4.
+    - arguments: the test rounds 1 - p once, the core forms 1 - p (or p) again, and
+      pi / 2 * q and the sine / tangent each add about u in progress units, so the
+      two sides see progress values up to ~2**-50 apart. That moves f by
+      |df/dp| * 2**-50, and |df/dp| reaches ~1e3 at phi = 1e-6 or 1e6; again a factor
+      4 of margin: |df/dp| * 2**-48, with df/dp computed analytically in float64.
+    """
+    p = np.array(progress, dtype=np.float64)
+    left = uc.uba_factor(p, phi)
+    right = 1.0 - uc.uba_factor(1.0 - p, 4.0 / phi)
+    tol = 2.0**-48 + _abs_dfdp(p, phi) * 2.0**-48
+    assert np.all(np.abs(left - right) <= tol), (p, left - right, tol)
+
+
+@CORE
+@given(configs())
+def test_config_round_trips_through_dict_and_json(cfg: UBAConfig) -> None:
+    as_dict = cfg.to_dict()
+    assert all(type(v) in (int, float) for v in as_dict.values())
+    assert UBAConfig.from_dict(as_dict) == cfg
+    assert UBAConfig.from_dict(json.loads(json.dumps(as_dict))) == cfg
+    again = UBAConfig.from_dict(json.loads(cfg.to_json()))
+    assert again == cfg
+    # Same fields bit for bit and of the same types (== alone accepts -0.0 for 0.0
+    # and 3.0 for 3): the JSON texts agree.
+    assert json.dumps(again.to_dict()) == json.dumps(as_dict)
+
+
+# --- every adapter equals the core --------------------------------------------------
+
+ADAPTERS = {"torch": (torch_rates, True), "optax": (optax_rates, False), "keras": (keras_rates, False)}
+
+
+@pytest.fixture(scope="module", params=list(ADAPTERS), ids=list(ADAPTERS))
+def adapter(request):
+    """(rates(cfg, steps) of one framework, whether it must equal the core exactly)."""
+    rates, exact = ADAPTERS[request.param]
+    rates(UBAConfig(total_steps=2, peak_lr=1.0, phi=2.0), [0])  # skips a missing framework here
+    return rates, exact
+
+
+@ADAPTER
+@given(case=configs_and_steps())
+def test_adapter_equals_the_core(adapter, case) -> None:
+    rates, exact = adapter
+    cfg, steps = case
+    got = rates(cfg, steps)
+    if exact:  # torch writes the core's float64 value
+        np.testing.assert_array_equal(got, cfg(steps), err_msg=f"steps {steps}")
+    else:
+        assert_float32_matches_core(got, cfg, steps)
