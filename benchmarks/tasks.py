@@ -316,3 +316,73 @@ TASKS = {
     "char-lm": Task("char-lm", "torch", (50, 150, 500), (1e-3, 3e-3, 1e-2, 3e-2),
                     "bits per character", 50),
 }
+
+
+# --- Hessian spectra for `uba suggest-phi` ------------------------------------------------
+
+SPECTRUM_TASKS = ("quadratic-k10", "quadratic-k1000", "digits-mlp", "digits-optax", "char-lm")
+
+
+def spectrum_problem(task_name: str, seed: int = 0) -> dict:
+    """What a spectrum estimator needs for a task's loss, at the model's initialization for ``seed``.
+
+    Returns a dict with ``framework`` ("numpy", "torch" or "jax") and the keyword arguments
+    of the matching estimator:
+
+    - numpy (the quadratics): ``matvec`` (the known Hessian diag(h)) and ``dim``, for
+      ``uba_core.stochastic_lanczos_quadrature``;
+    - torch (digits-mlp, char-lm): ``model``, ``loss_fn(model, batch)``, ``batches``, for
+      ``uba_torch.estimate_spectrum``;
+    - jax (digits-optax): ``loss_fn(params, batch)``, ``params``, ``batches``, for
+      ``uba_jax.estimate_spectrum``.
+
+    The models and initializations are those the runners above train from (same seed);
+    the digits tasks use the whole training split as one batch, char-lm 4 batches of 32
+    training windows. digits-keras has no estimator (keras) and raises ValueError.
+    """
+    if task_name not in SPECTRUM_TASKS:
+        raise ValueError(f"Argument `task_name` must be one of {', '.join(SPECTRUM_TASKS)} "
+                         f"(digits-keras has no estimator). Received: task_name={task_name!r}.")
+    if task_name.startswith("quadratic"):
+        h = np.logspace(0, -math.log10(float(task_name.split("-k")[1])), 100)  # as run_quadratic
+        return {"framework": "numpy", "matvec": lambda v: h * v, "dim": h.size}
+    if task_name == "digits-optax":
+        import jax
+        import jax.numpy as jnp
+        import optax
+
+        xtr, ytr = digits_split()["train"]
+        k1, k2 = jax.random.split(jax.random.PRNGKey(seed))  # run_digits_optax's init
+        params = {"w1": jax.random.uniform(k1, (64, 128), minval=-1, maxval=1) / 8.0, "b1": jnp.zeros(128),
+                  "w2": jax.random.uniform(k2, (128, 10), minval=-1, maxval=1) / math.sqrt(128),
+                  "b2": jnp.zeros(10)}
+
+        def jax_loss(p, batch):
+            logits = jax.nn.relu(batch[0] @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
+            return optax.softmax_cross_entropy_with_integer_labels(logits, batch[1]).mean()
+
+        return {"framework": "jax", "loss_fn": jax_loss, "params": params,
+                "batches": [(jnp.asarray(xtr), jnp.asarray(ytr))]}
+    import torch
+
+    torch.manual_seed(seed)
+    if task_name == "digits-mlp":
+        xtr, ytr = digits_split()["train"]
+        model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+        return {"framework": "torch", "model": model, "batches": [(torch.from_numpy(xtr), torch.from_numpy(ytr))],
+                "loss_fn": lambda m, batch: torch.nn.functional.cross_entropy(m(batch[0]), batch[1])}
+
+    class LossOf(torch.nn.Module):  # estimate_spectrum differentiates forward: make it TinyGPT.loss
+        def __init__(self) -> None:
+            super().__init__()
+            self.gpt = TinyGPT()
+
+        def forward(self, batch: torch.Tensor) -> torch.Tensor:
+            return self.gpt.loss(batch)
+
+    model = LossOf()
+    tokens = torch.from_numpy(corpus()[0])
+    train = tokens[: int(0.9 * len(tokens))]
+    starts = np.random.default_rng(seed).integers(0, len(train) - CONTEXT - 1, (4, 32))
+    batches = [torch.stack([train[s: s + CONTEXT + 1] for s in row]) for row in starts]
+    return {"framework": "torch", "model": model, "batches": batches, "loss_fn": lambda m, batch: m(batch)}

@@ -11,6 +11,7 @@ from conftest import framework
 MODULES = {
     "uba_core._schedule": None,
     "uba_core._chebyshev": None,
+    "uba_core._spectrum": None,
     "uba_torch": ("torch", "torch"),
     "uba_jax": ("jax", "optax"),
     "uba_tf": ("tf", "keras"),

@@ -17,6 +17,19 @@ from uba_core._chebyshev import (
     worst_case_residual,
 )
 from uba_core._schedule import CurveCache, UBAConfig, make_config, uba_factor, uba_lr
+from uba_core._spectrum import (
+    MU_EFF_TOL,
+    PhiSuggestion,
+    Spectrum,
+    gauss_quadrature,
+    kappa_cap,
+    lanczos,
+    spectral_density,
+    spectral_quantile,
+    spectrum_from_tridiagonals,
+    stochastic_lanczos_quadrature,
+    suggest_phi,
+)
 from uba_core._validation import (
     check_float32_positive,
     check_int,
@@ -29,7 +42,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CurveCache",
+    "MU_EFF_TOL",
     "PhiShape",
+    "PhiSuggestion",
+    "Spectrum",
     "UBAConfig",
     "chebyshev_config",
     "chebyshev_residual_bound",
@@ -39,12 +55,20 @@ __all__ = [
     "check_real",
     "condition_number_for_phi",
     "describe_phi",
+    "gauss_quadrature",
+    "kappa_cap",
+    "lanczos",
     "make_config",
     "mean_lr_factor",
     "mean_sq_lr_factor",
     "per_group",
     "phi_for_condition_number",
     "require_framework",
+    "spectral_density",
+    "spectral_quantile",
+    "spectrum_from_tridiagonals",
+    "stochastic_lanczos_quadrature",
+    "suggest_phi",
     "uba_factor",
     "uba_lr",
     "worst_case_residual",

@@ -1,4 +1,4 @@
-"""The ``uba`` command: print and plot UBA curves, convert between phi and kappa.
+"""The ``uba`` command: print and plot UBA curves, convert between phi and kappa, suggest phi.
 
 Examples::
 
@@ -6,19 +6,25 @@ Examples::
         --png curves.png --csv curves.csv
     uba phi --phi 8
     uba phi --kappa 100
+    uba suggest-phi --task digits-mlp --total-steps 1500
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
 
 import numpy
 
 from uba_core._chebyshev import describe_phi, phi_for_condition_number
 from uba_core._schedule import UBAConfig, make_config
+from uba_core._spectrum import stochastic_lanczos_quadrature, suggest_phi
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -40,6 +46,18 @@ def _build_parser() -> argparse.ArgumentParser:
     group = phi.add_mutually_exclusive_group(required=True)
     group.add_argument("--phi", type=float, help="describe this phi")
     group.add_argument("--kappa", type=float, help="the phi of this condition number (2 kappa)")
+
+    suggest = sub.add_parser("suggest-phi", help="estimate a benchmark task's Hessian spectrum "
+                             "(stochastic Lanczos quadrature) and suggest phi for a budget")
+    suggest.add_argument("--task", required=True, help="a task of benchmarks/tasks.py SPECTRUM_TASKS")
+    suggest.add_argument("--total-steps", type=int, required=True, help="budget T")
+    suggest.add_argument("--benchmarks", default="benchmarks",
+                         help="folder holding tasks.py (default: ./benchmarks)")
+    suggest.add_argument("--probes", type=int, default=4)
+    suggest.add_argument("--lanczos-steps", type=int, default=40)
+    suggest.add_argument("--max-hvps", type=int, help="refuse to run more Hessian-vector products")
+    suggest.add_argument("--seed", type=int, default=0, help="model initialization and probes")
+    suggest.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     return parser
 
 
@@ -128,13 +146,51 @@ def _phi(args: argparse.Namespace) -> None:
     print(f"mean lr factor  {shape.mean_lr_factor:.6g} (cosine: 0.5)")
 
 
+def _load_tasks(folder: str) -> ModuleType:
+    path = Path(folder).resolve() / "tasks.py"
+    if not path.is_file():
+        raise ValueError(f"Argument `--benchmarks` must be a folder holding tasks.py. "
+                         f"Received: --benchmarks={folder!r} (no {path}).")
+    sys.path.insert(0, str(path.parent))  # tasks.py imports its neighbours
+    spec = importlib.util.spec_from_file_location("uba_benchmark_tasks", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    if not hasattr(module, "spectrum_problem"):
+        raise ValueError(f"Argument `--benchmarks`: {path} has no spectrum_problem(task_name, seed).")
+    return module
+
+
+def _suggest_phi(args: argparse.Namespace) -> None:
+    if args.total_steps < 1:  # before any work
+        raise ValueError(f"Argument `--total-steps` must be >= 1. Received: --total-steps={args.total_steps}.")
+    if args.seed < 0:
+        raise ValueError(f"Argument `--seed` must be >= 0. Received: --seed={args.seed}.")
+    problem = dict(_load_tasks(args.benchmarks).spectrum_problem(args.task, args.seed))
+    framework = problem.pop("framework")
+    if framework == "torch":  # frameworks load here only: importing this module loads none
+        from uba_torch import estimate_spectrum
+    elif framework == "jax":
+        from uba_jax import estimate_spectrum
+    else:
+        estimate_spectrum = stochastic_lanczos_quadrature
+    start = time.perf_counter()
+    spectrum = estimate_spectrum(**problem, probes=args.probes, lanczos_steps=args.lanczos_steps,
+                                 max_hvps=args.max_hvps, seed=args.seed, progress=not args.no_progress)
+    seconds = time.perf_counter() - start
+    print(f"task {args.task} ({framework}), seed {args.seed}")
+    print(spectrum)
+    print(f"  time            {seconds:.3g} s ({spectrum.hvps} Hessian-vector products)")
+    print(suggest_phi(spectrum, args.total_steps))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``uba`` command; bad arguments exit with status 2 and a message."""
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        {"curve": _curve, "phi": _phi}[args.command](args)
-    except (TypeError, ValueError) as err:
+        {"curve": _curve, "phi": _phi, "suggest-phi": _suggest_phi}[args.command](args)
+    except (TypeError, ValueError, ImportError) as err:
         parser.exit(2, f"uba {args.command}: error: {err}\n")
     return 0
 

@@ -6,6 +6,8 @@ optax). Each factory validates its arguments once and returns a trace-safe
 closure over :func:`uba_core.uba_lr` evaluated with ``jax.numpy``: it works under
 ``jax.jit`` and ``jax.vmap``, is differentiable with respect to ``phi``, and stays
 finite for int32 counts up to ``2**31 - 1``. Past the budget it holds the floor.
+:func:`estimate_spectrum` gives the Hessian spectrum of a loss (for
+:func:`uba_core.suggest_phi`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ jax = require_framework("jax", "jax")
 require_framework("optax", "jax")
 import jax.numpy as jnp  # noqa: E402
 
-__all__ = ["schedule_from_config", "uba_decay_schedule", "warmup_uba_decay_schedule"]
+from uba_jax._spectrum import estimate_spectrum  # noqa: E402
+
+__all__ = ["estimate_spectrum", "schedule_from_config", "uba_decay_schedule", "warmup_uba_decay_schedule"]
+__test__ = {"estimate_spectrum": estimate_spectrum}  # its Examples run with this module's doctests
 
 Schedule = Callable[[Any], Any]
 

@@ -1,4 +1,5 @@
-"""PyTorch adapter: :class:`UBALR`, a closed-form ``LRScheduler`` with the UBA curve."""
+"""PyTorch adapter: :class:`UBALR`, a closed-form ``LRScheduler`` with the UBA curve,
+and :func:`estimate_spectrum`, the Hessian spectrum of a model (for :func:`uba_core.suggest_phi`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from uba_core import CurveCache, UBAConfig, check_int, make_config, per_group, r
 torch = require_framework("torch", "torch")
 from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
 
-__all__ = ["UBALR"]
+from uba_torch._spectrum import estimate_spectrum  # noqa: E402
+
+__all__ = ["UBALR", "estimate_spectrum"]
+__test__ = {"estimate_spectrum": estimate_spectrum}  # its Examples run with this module's doctests
 
 _NAMES = {"total_steps": "T_max", "min_lr": "eta_min"}
 
