@@ -111,7 +111,7 @@ def run_digits_torch(task: Task, schedule: str, peak: float, budget: int, seeds:
     out = []
     for seed in seeds:
         torch.manual_seed(seed)
-        model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+        model = _torch_mlp()
         opt = torch.optim.SGD(model.parameters(), lr=peak, momentum=0.9)
         sched = torch_scheduler(schedule, opt, budget, peak)
         losses = np.empty(budget)
@@ -131,6 +131,32 @@ def run_digits_torch(task: Task, schedule: str, peak: float, budget: int, seeds:
     return out
 
 
+def _jax_mlp():
+    """``(init(key) -> params, loss(params, x, y))`` of the digits MLP in JAX."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    def init(key):
+        k1, k2 = jax.random.split(key)
+        # torch.nn.Linear's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+        return {"w1": jax.random.uniform(k1, (64, 128), minval=-1, maxval=1) / 8.0, "b1": jnp.zeros(128),
+                "w2": jax.random.uniform(k2, (128, 10), minval=-1, maxval=1) / math.sqrt(128),
+                "b2": jnp.zeros(10)}
+
+    def loss(p, x, y):
+        logits = jax.nn.relu(x @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    return init, loss
+
+
+def _torch_mlp():
+    import torch
+
+    return torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+
+
 def run_digits_optax(task: Task, schedule: str, peak: float, budget: int, seeds: list[int]) -> list[dict]:
     import jax
     import jax.numpy as jnp
@@ -140,16 +166,7 @@ def run_digits_optax(task: Task, schedule: str, peak: float, budget: int, seeds:
     xtr, ytr = data["train"]
     opt = optax.adamw(learning_rate=optax_schedule(schedule, budget, peak), weight_decay=1e-4)
 
-    def init(key):
-        k1, k2 = jax.random.split(key)
-        # torch.nn.Linear's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-        return {"w1": jax.random.uniform(k1, (64, 128), minval=-1, maxval=1) / 8.0, "b1": jnp.zeros(128),
-                "w2": jax.random.uniform(k2, (128, 10), minval=-1, maxval=1) / math.sqrt(128),
-                "b2": jnp.zeros(10)}
-
-    def loss_fn(p, x, y):
-        logits = jax.nn.relu(x @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
-        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    init, loss_fn = _jax_mlp()
 
     def train(key, idx):
         params = init(key)
@@ -293,6 +310,20 @@ def TinyGPT():
     return Model()
 
 
+def task_spectrum(task_name: str, seed: int = 0, **estimator_kwargs):
+    """The Hessian spectrum of a task at its initialization: :func:`spectrum_problem` run
+    through the matching estimator (uba_core, uba_torch or uba_jax) with ``estimator_kwargs``."""
+    problem = dict(spectrum_problem(task_name, seed))
+    framework = problem.pop("framework")
+    if framework == "torch":
+        from uba_torch import estimate_spectrum
+    elif framework == "jax":
+        from uba_jax import estimate_spectrum
+    else:
+        from uba_core import stochastic_lanczos_quadrature as estimate_spectrum
+    return estimate_spectrum(**problem, seed=seed, **estimator_kwargs)
+
+
 RUNNERS = {
     "quadratic-k10": run_quadratic,
     "quadratic-k1000": run_quadratic,
@@ -349,26 +380,18 @@ def spectrum_problem(task_name: str, seed: int = 0) -> dict:
     if task_name == "digits-optax":
         import jax
         import jax.numpy as jnp
-        import optax
 
         xtr, ytr = digits_split()["train"]
-        k1, k2 = jax.random.split(jax.random.PRNGKey(seed))  # run_digits_optax's init
-        params = {"w1": jax.random.uniform(k1, (64, 128), minval=-1, maxval=1) / 8.0, "b1": jnp.zeros(128),
-                  "w2": jax.random.uniform(k2, (128, 10), minval=-1, maxval=1) / math.sqrt(128),
-                  "b2": jnp.zeros(10)}
-
-        def jax_loss(p, batch):
-            logits = jax.nn.relu(batch[0] @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
-            return optax.softmax_cross_entropy_with_integer_labels(logits, batch[1]).mean()
-
-        return {"framework": "jax", "loss_fn": jax_loss, "params": params,
+        init, loss = _jax_mlp()
+        return {"framework": "jax", "params": init(jax.random.PRNGKey(seed)),
+                "loss_fn": lambda p, batch: loss(p, *batch),
                 "batches": [(jnp.asarray(xtr), jnp.asarray(ytr))]}
     import torch
 
     torch.manual_seed(seed)
     if task_name == "digits-mlp":
         xtr, ytr = digits_split()["train"]
-        model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+        model = _torch_mlp()
         return {"framework": "torch", "model": model, "batches": [(torch.from_numpy(xtr), torch.from_numpy(ytr))],
                 "loss_fn": lambda m, batch: torch.nn.functional.cross_entropy(m(batch[0]), batch[1])}
 

@@ -24,7 +24,7 @@ import numpy
 
 from uba_core._chebyshev import describe_phi, phi_for_condition_number
 from uba_core._schedule import UBAConfig, make_config
-from uba_core._spectrum import stochastic_lanczos_quadrature, suggest_phi
+from uba_core._spectrum import suggest_phi
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -166,19 +166,13 @@ def _suggest_phi(args: argparse.Namespace) -> None:
         raise ValueError(f"Argument `--total-steps` must be >= 1. Received: --total-steps={args.total_steps}.")
     if args.seed < 0:
         raise ValueError(f"Argument `--seed` must be >= 0. Received: --seed={args.seed}.")
-    problem = dict(_load_tasks(args.benchmarks).spectrum_problem(args.task, args.seed))
-    framework = problem.pop("framework")
-    if framework == "torch":  # frameworks load here only: importing this module loads none
-        from uba_torch import estimate_spectrum
-    elif framework == "jax":
-        from uba_jax import estimate_spectrum
-    else:
-        estimate_spectrum = stochastic_lanczos_quadrature
+    tasks = _load_tasks(args.benchmarks)  # frameworks load there only: this module loads none
     start = time.perf_counter()
-    spectrum = estimate_spectrum(**problem, probes=args.probes, lanczos_steps=args.lanczos_steps,
-                                 max_hvps=args.max_hvps, seed=args.seed, progress=not args.no_progress)
+    spectrum = tasks.task_spectrum(args.task, args.seed, probes=args.probes,
+                                   lanczos_steps=args.lanczos_steps, max_hvps=args.max_hvps,
+                                   progress=not args.no_progress)
     seconds = time.perf_counter() - start
-    print(f"task {args.task} ({framework}), seed {args.seed}")
+    print(f"task {args.task}, seed {args.seed}")
     print(spectrum)
     print(f"  time            {seconds:.3g} s ({spectrum.hvps} Hessian-vector products)")
     print(suggest_phi(spectrum, args.total_steps))
