@@ -10,6 +10,7 @@ Protocol (see tasks.py and schedules.py for the tasks and the schedules):
 
     python benchmarks/budgeted.py            # the full grid (about an hour on 2 cores)
     python benchmarks/budgeted.py --quick    # a small subset (about 3 minutes)
+    python benchmarks/budgeted.py --suggested  # + phi from each task's curvature (suggested.py)
 
 Writes benchmarks/results/budgeted[-quick].json and .md and a PNG per task.
 """
@@ -51,6 +52,13 @@ def _init_worker() -> None:
     import torch
 
     torch.set_num_threads(1)
+    # Everything a job may import, loaded once now: a run never mixes versions of the
+    # package if its files change while it runs.
+    import schedules  # noqa: F401
+    import tasks  # noqa: F401
+    import uba_jax  # noqa: F401
+    import uba_tf  # noqa: F401
+    import uba_torch  # noqa: F401
 
 
 def run_job(job: tuple) -> tuple[tuple, list[dict], float]:
@@ -82,6 +90,59 @@ def extensions(results: dict, cells: list[tuple], seeds: tuple) -> tuple[list[tu
     return jobs, edge
 
 
+def run_grid(cells: list[tuple], seeds: tuple, workers: int,
+             journal: Path | None = None) -> tuple[dict, dict, dict]:
+    """Train every (task, budget, schedule) cell over its task's lr grid, extending the
+    grid where the best lr sits at an edge (up to MAX_EXTENSIONS times).
+
+    Every finished job is appended to ``journal`` (JSON lines); jobs already there
+    (same seeds) are not run again, so an interrupted run resumes where it stopped.
+
+    Returns:
+        ``results[(task, budget, schedule, lr)]`` (per-seed dicts), seconds per task,
+        and how often each cell's grid was extended.
+    """
+    from tqdm import tqdm
+
+    results: dict = {}
+    seconds: dict = {}
+    extended: dict = {}
+    if journal is not None and journal.exists():
+        for line in journal.read_text().splitlines():
+            entry = json.loads(line)
+            if tuple(entry["job"][4]) == seeds:
+                job = tuple(entry["job"][:4])
+                results[job] = entry["out"]
+                seconds[job[0]] = seconds.get(job[0], 0.0) + entry["seconds"]
+    jobs = [(t, b, s, lr, seeds) for t, b, s in cells for lr in TASKS[t].lr_grid]
+    jobs.sort(key=lambda j: -j[1] * (20 if j[0] in ("char-lm", "digits-keras") else 1))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool, \
+            tqdm(total=len(jobs), unit="run", desc="budgeted", dynamic_ncols=True) as bar:
+        for round_ in range(MAX_EXTENSIONS + 1):
+            bar.update(sum(j[:4] in results for j in jobs))
+            todo = [j for j in jobs if j[:4] not in results]
+            for future in as_completed([pool.submit(run_job, j) for j in todo]):
+                job, out, took = future.result()
+                results[job[:4]] = out
+                seconds[job[0]] = seconds.get(job[0], 0.0) + took
+                if journal is not None:
+                    with journal.open("a") as handle:
+                        handle.write(json.dumps({"job": job, "out": out, "seconds": took}) + "\n")
+                bar.update()
+            if round_ == MAX_EXTENSIONS:
+                break
+            jobs, edge = extensions(results, cells, seeds)
+            for cell in edge:
+                extended[cell] = extended.get(cell, 0) + 1
+            if not jobs:
+                break
+            bar.total += len(jobs)
+            bar.set_description(f"budgeted (grid extension {round_ + 1})")
+            bar.refresh()
+    return results, seconds, extended
+
+
 def stats(runs: list[dict], key: str = "test") -> tuple[float, float]:
     values = [r[key] for r in runs]
     if not all(math.isfinite(v) for v in values):
@@ -96,9 +157,10 @@ def choose(results: dict, task: str, budget: int, schedule: str) -> dict:
     runs = results[(task, budget, schedule, lr)]
     mean, std = stats(runs)
     lrs = sorted(means)
+    curves = [r["curve"] for r in runs if "curve" in r]
     return {"schedule": schedule, "lr": lr, "val": means[lr], "test": mean, "std": std,
             "at_edge": lr in (lrs[0], lrs[-1]), "grid": lrs,
-            "curve": np.mean([r["curve"] for r in runs], axis=0).tolist()}
+            "curve": np.mean(curves, axis=0).tolist() if curves else None}
 
 
 def compare(a: dict, b: dict) -> str:
@@ -227,7 +289,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=None, help="seeds per run (default 3, quick 2)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the jobs an interrupted run finished (results/*.jobs.jsonl)")
+    parser.add_argument("--suggested", action="store_true",
+                        help="train the phi suggest_phi draws from each task's spectrum and compare "
+                             "it with the full grid's results (see suggested.py)")
     args = parser.parse_args(argv)
+    if args.suggested:
+        import suggested
+
+        return suggested.run(Path(args.out) if args.out else RESULTS, args.workers)
     seeds = tuple(range(args.seeds or (2 if args.quick else 3)))
     if len(seeds) < 2:
         parser.error("--seeds must be >= 2 (ties are judged by the std over seeds)")
@@ -237,34 +308,12 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = "budgeted-quick" if args.quick else "budgeted"
 
-    from tqdm import tqdm
-
     cells = [(t, b, s) for t in args.tasks for b in budgets[t] for s in schedules]
-    jobs = [(t, b, s, lr, seeds) for t, b, s in cells for lr in TASKS[t].lr_grid]
-    jobs.sort(key=lambda j: -j[1] * (20 if j[0] in ("char-lm", "digits-keras") else 1))
-    results: dict = {}
-    seconds: dict = {}
-    extended: dict = {}
     start = time.perf_counter()
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(args.workers, mp_context=context, initializer=_init_worker) as pool, \
-            tqdm(total=len(jobs), unit="run", desc="budgeted", dynamic_ncols=True) as bar:
-        for round_ in range(MAX_EXTENSIONS + 1):
-            for future in as_completed([pool.submit(run_job, j) for j in jobs]):
-                job, out, took = future.result()
-                results[job[:4]] = out
-                seconds[job[0]] = seconds.get(job[0], 0.0) + took
-                bar.update()
-            if round_ == MAX_EXTENSIONS:
-                break
-            jobs, edge = extensions(results, cells, seeds)
-            for cell in edge:
-                extended[cell] = extended.get(cell, 0) + 1
-            if not jobs:
-                break
-            bar.total += len(jobs)
-            bar.set_description(f"budgeted (grid extension {round_ + 1})")
-            bar.refresh()
+    journal = out_dir / f"{stem}.jobs.jsonl"
+    if not args.resume:
+        journal.unlink(missing_ok=True)
+    results, seconds, extended = run_grid(cells, seeds, args.workers, journal)
     elapsed = time.perf_counter() - start
 
     summary = summarise(results, args.tasks, schedules, budgets)
