@@ -344,8 +344,8 @@ TASKS = {
                          "test cross-entropy", 150),
     "digits-keras": Task("digits-keras", "keras", (100, 300, 1000), (0.01, 0.03, 0.1, 0.3),
                          "test cross-entropy", 100),
-    "char-lm": Task("char-lm", "torch", (50, 150, 500), (1e-3, 3e-3, 1e-2, 3e-2),
-                    "bits per character", 50),
+    "char-lm": Task("char-lm", "torch", (40, 120, 400), (1e-3, 3e-3, 1e-2, 3e-2),
+                    "bits per character", 40),
 }
 
 
