@@ -192,12 +192,13 @@ def summarise(results: dict, tasks: list[str], schedules: tuple, budgets: dict) 
     tally = {k: sum(c["uba_best_vs_best_other"] == k for c in cells) for k in ("win", "tie", "loss")}
     per_phi = {s: {k: sum(c["fixed_phi_vs_cosine"][s] == k for c in cells) for k in ("win", "tie", "loss")}
                for s in ubas}
-    # Mean rank of each schedule over the cells (1 = best test mean).
+    # Mean rank of each schedule over the cells (1 = best test mean; equal means share
+    # the average of their ranks, so cosine and uba-2 are not ordered by name).
     ranks = {s: [] for s in schedules}
     for c in cells:
-        order = sorted(schedules, key=lambda s: c["chosen"][s]["test"])
-        for i, s in enumerate(order):
-            ranks[s].append(i + 1)
+        tests = [c["chosen"][s]["test"] for s in schedules]
+        for s, v in zip(schedules, tests):
+            ranks[s].append(sum(t < v for t in tests) + (sum(t == v for t in tests) + 1) / 2)
     return {"cells": cells, "uba_best_vs_best_other": tally, "fixed_phi_vs_cosine": per_phi,
             "mean_rank": {s: statistics.fmean(r) for s, r in ranks.items()}}
 
@@ -230,10 +231,17 @@ def markdown(summary: dict, tasks: list[str], schedules: tuple, budgets: dict, m
     out.append(f"**UBA with the best phi (chosen on validation) against the best other schedule "
                f"(best on test):** {t['win']} wins, {t['tie']} ties, {t['loss']} losses "
                f"over {sum(t.values())} (task, budget) cells.\n")
+    ubas = list(summary["fixed_phi_vs_cosine"])
     out.append("| fixed phi vs cosine | wins | ties | losses | mean rank |")
     out.append("|---|---:|---:|---:|---:|")
     for s, v in summary["fixed_phi_vs_cosine"].items():
         out.append(f"| {s} | {v['win']} | {v['tie']} | {v['loss']} | {summary['mean_rank'][s]:.2f} |")
+    out.append("\nFixed phi against cosine per cell (w win, t tie, l loss), by task and budget:\n")
+    out.append("| task | T | " + " | ".join(ubas) + " |")
+    out.append("|---|---:|" + ":---:|" * len(ubas))
+    for c in summary["cells"]:
+        out.append(f"| {c['task']} | {c['budget']} | " + " | ".join(
+            c["fixed_phi_vs_cosine"][s][0] for s in ubas) + " |")
     out.append("\nMean rank of every schedule over all cells (1 = best): " + ", ".join(
         f"{s} {r:.2f}" for s, r in sorted(summary["mean_rank"].items(), key=lambda kv: kv[1])))
     return "\n".join(out) + "\n"
@@ -329,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         plot(summary, task, budget, schedules, metric[task], out_dir / f"{stem}-{task}.png")
     command = "python benchmarks/budgeted.py " + " ".join(argv if argv is not None else sys.argv[1:])
     record = {
-        "command": command.strip(), "elapsed_s": elapsed, "seconds_per_task": seconds,
+        "command": command.strip(), "elapsed_s": elapsed, "compute_s": sum(seconds.values()),
+        "workers": args.workers, "seconds_per_task": seconds,
         "seeds": list(seeds), "schedules": list(schedules), "budgets": budgets,
         "lr_grids": {t: list(TASKS[t].lr_grid) for t in args.tasks},
         "extended_cells": {"/".join(map(str, k)): v for k, v in extended.items()},
@@ -341,8 +350,11 @@ def main(argv: list[str] | None = None) -> int:
                  for k, v in results.items()],
     }
     (out_dir / f"{stem}.json").write_text(json.dumps(record, indent=1, default=float))
-    header = (f"Measured with `{command.strip()}` in {elapsed / 60:.1f} min "
-              f"({len(seeds)} seeds, {os.cpu_count()} cores).\n\n")
+    compute = sum(seconds.values())
+    header = (f"Measured with `{command.strip()}` ({len(seeds)} seeds, {args.workers} workers on "
+              f"{os.cpu_count()} cores): {compute / 60:.1f} core-minutes of training, about "
+              f"{compute / 60 / args.workers:.0f} min of wall time; this invocation took "
+              f"{elapsed / 60:.1f} min.\n\n")
     (out_dir / f"{stem}.md").write_text(header + table)
     print(f"wrote {out_dir / (stem + '.json')}, {stem}.md and one PNG per task "
           f"({elapsed / 60:.1f} min)")
