@@ -286,6 +286,15 @@ def test_from_dict_rejects_unknown_and_missing_keys() -> None:
         UBAConfig.from_dict([("phi", 2.0)])  # type: ignore[arg-type]
 
 
+def test_default_phi_is_the_cosine_shape() -> None:
+    # The default chosen from the benchmark (README, "Results") is phi = 2.
+    assert uc.DEFAULT_PHI == 2.0
+    plain = UBAConfig(total_steps=40, peak_lr=0.3, min_lr=0.03)
+    assert plain.phi == uc.DEFAULT_PHI == uc.make_config(total_steps=40, peak_lr=0.3).phi
+    t = np.arange(41)
+    np.testing.assert_allclose(plain(t), 0.03 + 0.27 * 0.5 * (1 + np.cos(np.pi * t / 40)), rtol=1e-12)
+
+
 def test_make_config_reports_the_callers_names() -> None:
     with pytest.raises(ValueError, match="`T_max` must be >= 1. Received: T_max=0"):
         uc.make_config({"total_steps": "T_max"}, total_steps=0, peak_lr=0.1, phi=2.0)

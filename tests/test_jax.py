@@ -100,9 +100,10 @@ def test_relative_precision_to_the_end_of_the_run(phi: float) -> None:
     [(1.0, 1, 0.0), (0.1, 10, 0.0), (3e-4, 100, 0.1), (1.0, 1000, 0.01)],
     ids=["T1", "T10", "T100-alpha0.1", "T1000-alpha0.01"],
 )
-def test_phi_two_is_optax_cosine_decay(init_value: float, decay_steps: int, alpha: float) -> None:
+@pytest.mark.parametrize("shape", [{"phi": 2.0}, {}], ids=["phi=2", "default-phi"])
+def test_phi_two_is_optax_cosine_decay(init_value: float, decay_steps: int, alpha: float, shape: dict) -> None:
     counts = jnp.arange(decay_steps + 11, dtype=jnp.int32)
-    ours = np.asarray(jax.jit(uba_decay_schedule(init_value, decay_steps, 2.0, alpha))(counts))
+    ours = np.asarray(jax.jit(uba_decay_schedule(init_value, decay_steps, alpha=alpha, **shape))(counts))
     theirs = np.asarray(jax.jit(optax.cosine_decay_schedule(init_value, decay_steps, alpha))(counts))
     np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6 * init_value)
 
@@ -112,11 +113,13 @@ def test_phi_two_is_optax_cosine_decay(init_value: float, decay_steps: int, alph
     [(0.0, 1.0, 1, 2, 0.0), (0.0, 0.1, 10, 110, 0.0), (1e-5, 3e-4, 100, 1000, 3e-6), (0.05, 0.5, 7, 50, 0.05)],
     ids=["W1-T2", "W10-T110", "W100-T1000-end", "W7-T50-start=end"],
 )
+@pytest.mark.parametrize("shape", [{"phi": 2.0}, {}], ids=["phi=2", "default-phi"])
 def test_phi_two_is_optax_warmup_cosine_decay(
-    init_value: float, peak_value: float, warmup_steps: int, decay_steps: int, end_value: float
+    init_value: float, peak_value: float, warmup_steps: int, decay_steps: int, end_value: float, shape: dict
 ) -> None:
     counts = jnp.arange(decay_steps + 11, dtype=jnp.int32)
-    ours = warmup_uba_decay_schedule(init_value, peak_value, warmup_steps, decay_steps, 2.0, end_value)
+    ours = warmup_uba_decay_schedule(init_value, peak_value, warmup_steps, decay_steps, end_value=end_value,
+                                     **shape)
     theirs = optax.warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_steps, end_value)
     np.testing.assert_allclose(
         np.asarray(jax.jit(ours)(counts)),

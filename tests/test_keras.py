@@ -115,12 +115,13 @@ def evaluate_one_by_one(schedule, steps) -> np.ndarray:
     return fn(tf.constant(np.asarray(steps), tf.int64)).numpy()
 
 
+@pytest.mark.parametrize("shape", [{"phi": 2.0}, {}], ids=["phi=2", "default-phi"])
 @pytest.mark.parametrize("name", list(COSINE_CASES))
-def test_phi_two_is_keras_cosine_decay(name: str) -> None:
+def test_phi_two_is_keras_cosine_decay(name: str, shape: dict) -> None:
     kwargs = COSINE_CASES[name]
     total = kwargs["decay_steps"] + kwargs.get("warmup_steps", 0)
     steps = np.arange(total + 11)
-    ours = evaluate(UBADecay(phi=2.0, **kwargs), steps)
+    ours = evaluate(UBADecay(**shape, **kwargs), steps)
     theirs = evaluate_one_by_one(keras.optimizers.schedules.CosineDecay(**kwargs), steps)
     peak = max(kwargs["initial_learning_rate"], kwargs.get("warmup_target") or 0.0)
     np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6 * peak)

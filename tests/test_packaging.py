@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import inspect
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from uba_core import UBAConfig, describe_phi
+from conftest import framework
+from uba_core import DEFAULT_PHI, UBAConfig, describe_phi
 
 FRAMEWORKS = ("torch", "jax", "optax", "tensorflow", "keras", "matplotlib")
 
@@ -19,6 +21,18 @@ def python(code: str, *args: str) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter; return the finished process."""
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args],
                           capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("name,module,entry", [
+    ("torch", "uba_torch", "UBALR"),
+    ("jax", "uba_jax", "uba_decay_schedule"),
+    ("jax", "uba_jax", "warmup_uba_decay_schedule"),
+    ("tf", "uba_tf", "UBADecay"),
+])
+def test_every_adapter_defaults_to_the_core_default_phi(name: str, module: str, entry: str) -> None:
+    adapter = framework(name, module)
+    default = inspect.signature(getattr(adapter, entry)).parameters["phi"].default
+    assert default == DEFAULT_PHI and type(default) is float
 
 
 def test_importing_the_core_loads_no_framework() -> None:

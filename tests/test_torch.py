@@ -56,10 +56,11 @@ def test_real_loop_uses_lr_k_at_update_k_per_group() -> None:
     assert sched.get_last_lr() == [float(c(40)) for c in cfgs]
 
 
+@pytest.mark.parametrize("shape", [{"phi": 2.0}, {}], ids=["phi=2", "default-phi"])
 @pytest.mark.parametrize("T,eta_min", [(10, 0.0), (100, 0.001), (1000, 0.05)])
-def test_phi_two_is_torch_cosine_annealing(T: int, eta_min: float) -> None:
+def test_phi_two_is_torch_cosine_annealing(T: int, eta_min: float, shape: dict) -> None:
     ours_opt, theirs_opt = make_optimizer(), make_optimizer()
-    ours = UBALR(ours_opt, T_max=T, phi=2.0, eta_min=eta_min)
+    ours = UBALR(ours_opt, T_max=T, eta_min=eta_min, **shape)
     theirs = CosineAnnealingLR(theirs_opt, T_max=T, eta_min=eta_min)
     a, b = [], []
     for _ in range(T + 1):

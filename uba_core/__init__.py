@@ -16,7 +16,7 @@ from uba_core._chebyshev import (
     phi_for_condition_number,
     worst_case_residual,
 )
-from uba_core._schedule import CurveCache, UBAConfig, make_config, uba_factor, uba_lr
+from uba_core._schedule import DEFAULT_PHI, CurveCache, UBAConfig, make_config, uba_factor, uba_lr
 from uba_core._spectrum import (
     MU_EFF_TOL,
     PhiSuggestion,
@@ -42,6 +42,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CurveCache",
+    "DEFAULT_PHI",
     "MU_EFF_TOL",
     "PhiShape",
     "PhiSuggestion",

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from uba_core import (
+    DEFAULT_PHI,
     UBAConfig,
     check_float32_positive,
     check_real,
@@ -86,7 +87,9 @@ def _checked_phi(phi: Any) -> tuple[float, Any]:
     return check_float32_positive("phi", check_real("phi", phi, positive=True)), None
 
 
-def uba_decay_schedule(init_value: float, decay_steps: int, phi: Any, alpha: float = 0.0) -> Schedule:
+def uba_decay_schedule(
+    init_value: float, decay_steps: int, phi: Any = DEFAULT_PHI, alpha: float = 0.0
+) -> Schedule:
     r"""UBA decay from ``init_value`` to ``alpha * init_value`` over ``decay_steps``.
 
     Like ``optax.cosine_decay_schedule``; ``phi=2`` gives that curve.
@@ -94,7 +97,9 @@ def uba_decay_schedule(init_value: float, decay_steps: int, phi: Any, alpha: flo
     Args:
         init_value: Rate at count 0, >= 0.
         decay_steps: Budget, >= 1; the rate holds the floor afterwards.
-        phi: Shape, > 0.
+        phi: Shape, > 0; default :data:`uba_core.DEFAULT_PHI`. Third positional
+            argument, where ``cosine_decay_schedule`` has ``alpha``: pass ``alpha``
+            by keyword.
         alpha: Floor as a fraction of ``init_value``, in [0, 1].
 
     Raises:
@@ -118,7 +123,7 @@ def warmup_uba_decay_schedule(
     peak_value: float,
     warmup_steps: int,
     decay_steps: int,
-    phi: Any,
+    phi: Any = DEFAULT_PHI,
     end_value: float = 0.0,
 ) -> Schedule:
     r"""Linear warmup from ``init_value`` to ``peak_value``, then UBA decay to ``end_value``.
@@ -131,7 +136,9 @@ def warmup_uba_decay_schedule(
         peak_value: Rate at count ``warmup_steps``, >= 0.
         warmup_steps: Warmup length, 0 <= warmup_steps < decay_steps.
         decay_steps: Budget including warmup, >= 1.
-        phi: Shape, > 0.
+        phi: Shape, > 0; default :data:`uba_core.DEFAULT_PHI`. Fifth positional
+            argument, where ``warmup_cosine_decay_schedule`` has ``end_value``: pass
+            ``end_value`` by keyword.
         end_value: Floor, 0 <= end_value <= peak_value.
 
     Raises:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from uba_core import (
+    DEFAULT_PHI,
     UBAConfig,
     check_float32_positive,
     check_int,
@@ -43,7 +44,9 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
     Args:
         initial_learning_rate: Peak, or the warmup start when ``warmup_target`` is set.
         decay_steps: Length of the decay phase, >= 1.
-        phi: Shape, > 0 (2 is cosine).
+        phi: Shape, > 0 (2 is cosine); default :data:`uba_core.DEFAULT_PHI`. Third
+            positional argument, where ``CosineDecay`` has ``alpha``: pass ``alpha``
+            by keyword.
         alpha: Floor as a fraction of the peak, in [0, 1].
         name: Name of the schedule.
         warmup_target: Peak reached after warmup, or None for no warmup.
@@ -64,7 +67,7 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
         self,
         initial_learning_rate: float,
         decay_steps: int,
-        phi: float,
+        phi: float = DEFAULT_PHI,
         alpha: float = 0.0,
         name: str = "UBADecay",
         warmup_target: float | None = None,

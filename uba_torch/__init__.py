@@ -6,7 +6,15 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from uba_core import CurveCache, UBAConfig, check_int, make_config, per_group, require_framework
+from uba_core import (
+    DEFAULT_PHI,
+    CurveCache,
+    UBAConfig,
+    check_int,
+    make_config,
+    per_group,
+    require_framework,
+)
 
 torch = require_framework("torch", "torch")
 from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
@@ -31,7 +39,9 @@ class UBALR(LRScheduler):
     Args:
         optimizer: The wrapped optimizer.
         T_max: Budget in scheduler steps, warmup included.
-        phi: Shape, > 0 (2 is cosine; < 2 holds the rate high, > 2 drops early).
+        phi: Shape, > 0 (2 is cosine; < 2 holds the rate high, > 2 drops early);
+            default :data:`uba_core.DEFAULT_PHI`. It is the third positional argument,
+            where ``CosineAnnealingLR`` has ``eta_min``: pass ``eta_min`` by keyword.
         eta_min: Floor, a float or one per param group.
         last_epoch: As in torch. Resuming through the constructor with
             ``last_epoch=N`` applies :math:`\mathrm{lr}(N + 1)` (torch's rule); prefer
@@ -63,7 +73,7 @@ class UBALR(LRScheduler):
         self,
         optimizer: torch.optim.Optimizer,
         T_max: int,
-        phi: float,
+        phi: float = DEFAULT_PHI,
         eta_min: float | list[float] = 0.0,
         last_epoch: int = -1,
         *,
