@@ -209,8 +209,24 @@ def fmt(x: float, std: float) -> str:
     return f"{x:.4g} ± {std:.2g}"
 
 
+def overview(summary: dict, metric: dict) -> str:
+    """One row per (task, budget): cosine, the best other schedule, UBA with the best phi."""
+    out = ["| task (metric) | T | cosine | best other schedule | UBA, phi chosen on val | UBA vs best other |",
+           "|---|---:|---:|---:|---:|---|"]
+    for c in summary["cells"]:
+        ch = c["chosen"]
+        uba = ch[f"uba-{c['uba_best_phi']:g}"]
+        other = ch[c["best_other"]]
+        out.append(f"| {c['task']} ({metric[c['task']]}) | {c['budget']} | "
+                   f"{fmt(ch['cosine']['test'], ch['cosine']['std'])} | "
+                   f"{c['best_other']}: {fmt(other['test'], other['std'])} | "
+                   f"phi = {c['uba_best_phi']:g}: {fmt(uba['test'], uba['std'])} | "
+                   f"{c['uba_best_vs_best_other']} |")
+    return "\n".join(out) + "\n"
+
+
 def markdown(summary: dict, tasks: list[str], schedules: tuple, budgets: dict, metric: dict) -> str:
-    out = []
+    out = ["### Overview (test metric, mean ± std over seeds, lower is better)\n", overview(summary, metric)]
     for task in tasks:
         cells = {c["budget"]: c for c in summary["cells"] if c["task"] == task}
         out.append(f"### {task} ({metric[task]}, lower is better)\n")
@@ -335,7 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     for task in args.tasks:
         budget = budgets[task][-1]
         plot(summary, task, budget, schedules, metric[task], out_dir / f"{stem}-{task}.png")
-    command = "python benchmarks/budgeted.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    # The command that reproduces the results (--resume only reuses finished jobs).
+    command = "python benchmarks/budgeted.py " + " ".join(
+        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume")
     record = {
         "command": command.strip(), "elapsed_s": elapsed, "compute_s": sum(seconds.values()),
         "workers": args.workers, "seconds_per_task": seconds,
@@ -353,8 +371,9 @@ def main(argv: list[str] | None = None) -> int:
     compute = sum(seconds.values())
     header = (f"Measured with `{command.strip()}` ({len(seeds)} seeds, {args.workers} workers on "
               f"{os.cpu_count()} cores): {compute / 60:.1f} core-minutes of training, about "
-              f"{compute / 60 / args.workers:.0f} min of wall time; this invocation took "
-              f"{elapsed / 60:.1f} min.\n\n")
+              f"{compute / 60 / args.workers:.0f} min of wall time" +
+              (f" (this run resumed a journal and took {elapsed / 60:.1f} min)" if args.resume else "") +
+              ".\n\n")
     (out_dir / f"{stem}.md").write_text(header + table)
     print(f"wrote {out_dir / (stem + '.json')}, {stem}.md and one PNG per task "
           f"({elapsed / 60:.1f} min)")
