@@ -38,9 +38,9 @@ def estimate_spectrum(
     :func:`uba_core.stochastic_lanczos_quadrature` on float64 numpy vectors.
 
     Measured cost with the defaults (4 probes x 40 steps = 160 Hessian-vector
-    products), ``uba suggest-phi`` on a 2-core CPU shared with another job:
+    products) by ``python benchmarks/budgeted.py --suggested`` on an idle 2-core CPU:
     digits-optax (9,610 parameters, float32, one batch of the 1,078 training images)
-    1.6 s, compilation included.
+    4.3 s, compilation included.
 
     Args:
         loss_fn: ``loss_fn(params, batch) -> scalar``, traceable by JAX.

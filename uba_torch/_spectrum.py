@@ -45,11 +45,10 @@ def estimate_spectrum(
     it has dropout or batch norm (a random or stateful loss has no fixed Hessian).
 
     Measured cost with the defaults (4 probes x 40 steps = 160 Hessian-vector
-    products), ``uba suggest-phi`` on a 2-core CPU shared with another job, with
-    ``OMP_NUM_THREADS=1``: digits-mlp (9,610 parameters, one batch of the 1,078
-    training images) 4.1 s; char-lm (135,168 parameters, 4 batches of 32 windows,
-    so 640 forward-over-reverse passes) 100 s. With torch's default 2 threads on
-    the busy cores, digits-mlp took 28.8 s. Lanczos memory: ``8 * 40 * dim`` bytes.
+    products) by ``python benchmarks/budgeted.py --suggested`` on an idle 2-core CPU
+    (torch's default threads): digits-mlp (9,610 parameters, one batch of the 1,078
+    training images) 6.0 s; char-lm (135,168 parameters, 4 batches of 32 windows, so
+    640 forward-over-reverse passes) 64 s. Lanczos memory: ``8 * 40 * dim`` bytes.
 
     Args:
         model: The module; its parameters are the Hessian's variables.
