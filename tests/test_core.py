@@ -47,6 +47,22 @@ def test_curve_matches_high_precision_formula(cfg: UBAConfig) -> None:
     np.testing.assert_allclose(cfg(steps), expected, rtol=1e-12, atol=0)
 
 
+def test_long_arrays_match_the_formula_across_evaluation_blocks() -> None:
+    # numpy evaluates long arrays block by block: every block, every edge between two
+    # blocks, any shape, with or without an explicit `remaining`.
+    cfg = UBAConfig(total_steps=120_000, peak_lr=0.5, phi=5.0, min_lr=0.01, warmup_steps=70_000,
+                    warmup_start_lr=0.1)
+    steps = np.arange(3 * 50_001, dtype=np.float64).reshape(3, 50_001)
+    flat = steps.reshape(-1)
+    picks = np.unique(np.concatenate([np.arange(0, flat.size, 997), [69_999, 70_000, 119_999, 120_000],
+                                      [k * 2**16 + d for k in (1, 2) for d in (-1, 0, 1)]]))
+    expected = [reference_lr(flat[i], cfg) for i in picks]
+    for remaining in (None, cfg.total_steps - steps):
+        got = uc.uba_lr(steps, cfg, remaining=remaining)
+        assert got.shape == steps.shape
+        np.testing.assert_allclose(got.reshape(-1)[picks], expected, rtol=1e-12, atol=0)
+
+
 @pytest.mark.parametrize("phi", [1e-3, 0.05, 0.5, 1.0, 2.0, 3.0, 8.0, 50.0, 1e4])
 def test_factor_matches_formula_and_keeps_relative_precision_near_the_end(phi: float) -> None:
     progress = np.concatenate([np.linspace(0, 1, 101), 1 - np.logspace(-12, -1, 23)])

