@@ -54,8 +54,10 @@ def test_long_arrays_match_the_formula_across_evaluation_blocks() -> None:
                     warmup_start_lr=0.1)
     steps = np.arange(3 * 50_001, dtype=np.float64).reshape(3, 50_001)
     flat = steps.reshape(-1)
+    block = uc._schedule._NUMPY_BLOCK
+    assert flat.size > 3 * block
     picks = np.unique(np.concatenate([np.arange(0, flat.size, 997), [69_999, 70_000, 119_999, 120_000],
-                                      [k * 2**16 + d for k in (1, 2) for d in (-1, 0, 1)]]))
+                                      [k * block + d for k in (1, 2, 3) for d in (-1, 0, 1)]]))
     expected = [reference_lr(flat[i], cfg) for i in picks]
     for remaining in (None, cfg.total_steps - steps):
         got = uc.uba_lr(steps, cfg, remaining=remaining)

@@ -127,10 +127,12 @@ def uba_lr(
     return lr
 
 
-# numpy evaluates a long array of steps this many at a time: the expression's dozen
-# temporaries then stay in cache instead of each being a fresh pass through memory
-# (10**7 steps: about 3x faster, on par with a bare numpy cos over the same array).
-_NUMPY_BLOCK = 1 << 16
+# numpy evaluates a long array of steps this many at a time. Each of the expression's
+# temporaries is then 64 KiB, under the C allocator's mmap threshold (128 KiB in
+# glibc), so memory is reused from the heap instead of every temporary being fresh
+# pages that fault in one by one (the page faults, not the arithmetic, dominated).
+# benchmarks/overhead.py: 10**7 steps went from over 2x a bare numpy cos to 1.5-1.8x.
+_NUMPY_BLOCK = 1 << 13
 
 
 def _blockwise(step: numpy.ndarray, config: UBAConfig, phi: Any, remaining: Any) -> numpy.ndarray:
