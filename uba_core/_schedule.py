@@ -113,25 +113,35 @@ def uba_lr(
         step = numpy.asarray(step, dtype=numpy.float64)
         if step.size > _NUMPY_BLOCK and numpy.ndim(phi) == 0:
             return _blockwise(step, config, phi, remaining)
+    lr = _decay(step, config, xp, phi, remaining)
+    return _warmup(step, lr, config, xp) if config.warmup_steps > 0 else lr
+
+
+def _decay(step: Any, config: UBAConfig, xp: ModuleType, phi: Any, remaining: Any) -> Any:
+    """The UBA decay and the floor after it, for every step (warmup not applied)."""
     total, warm = config.total_steps, config.warmup_steps
     if remaining is None:
         remaining = total - step
     q = xp.clip(remaining / float(total - warm), 0.0, 1.0)
     f = _shape(q, config.phi if phi is None else phi, xp)
     # f <= 1, but min + (peak - min) can round one ulp above the peak: keep the bound.
-    lr = xp.minimum(config.min_lr + (config.peak_lr - config.min_lr) * f, config.peak_lr)
-    if warm > 0:
-        r = xp.clip(step / float(warm), 0.0, 1.0)
-        ramp = config.warmup_start_lr + (config.peak_lr - config.warmup_start_lr) * r
-        lr = xp.where(step < warm, ramp, lr)
-    return lr
+    return xp.minimum(config.min_lr + (config.peak_lr - config.min_lr) * f, config.peak_lr)
+
+
+def _warmup(step: Any, lr: Any, config: UBAConfig, xp: ModuleType) -> Any:
+    """``lr`` with the linear warmup ramp in place at the steps below ``warmup_steps``."""
+    warm = config.warmup_steps
+    r = xp.clip(step / float(warm), 0.0, 1.0)
+    ramp = config.warmup_start_lr + (config.peak_lr - config.warmup_start_lr) * r
+    return xp.where(step < warm, ramp, lr)
 
 
 # numpy evaluates a long array of steps this many at a time. Each of the expression's
 # temporaries is then 64 KiB, under the C allocator's mmap threshold (128 KiB in
 # glibc), so memory is reused from the heap instead of every temporary being fresh
 # pages that fault in one by one (the page faults, not the arithmetic, dominated).
-# benchmarks/overhead.py: 10**7 steps went from over 2x a bare numpy cos to 1.5-1.8x.
+# Blocks wholly past the warmup skip its ramp. With both, benchmarks/overhead.py's
+# 10**7 steps went from over 2x the time of a bare numpy cos to about 1.5x.
 _NUMPY_BLOCK = 1 << 13
 
 
@@ -143,8 +153,10 @@ def _blockwise(step: numpy.ndarray, config: UBAConfig, phi: Any, remaining: Any)
     out = numpy.empty_like(flat)
     for i in range(0, flat.size, _NUMPY_BLOCK):
         block = slice(i, i + _NUMPY_BLOCK)
-        out[block] = uba_lr(flat[block], config, phi=phi,
-                            remaining=None if remaining is None else remaining[block])
+        steps = flat[block]
+        lr = _decay(steps, config, numpy, phi, None if remaining is None else remaining[block])
+        # A block wholly past the warmup keeps lr as it is: where() would pick it anyway.
+        out[block] = _warmup(steps, lr, config, numpy) if steps.min() < config.warmup_steps else lr
     return out.reshape(step.shape)
 
 
