@@ -132,14 +132,18 @@ def run_grid(cells: list[tuple], seeds: tuple, workers: int,
                 bar.update()
             if round_ == MAX_EXTENSIONS:
                 break
-            jobs, edge = extensions(results, cells, seeds)
-            for cell in edge:
-                extended[cell] = extended.get(cell, 0) + 1
+            jobs, _ = extensions(results, cells, seeds)
             if not jobs:
                 break
             bar.total += len(jobs)
             bar.set_description(f"budgeted (grid extension {round_ + 1})")
             bar.refresh()
+    # Extensions counted from the results, so that a resumed run reports them too.
+    for task, budget, schedule in cells:
+        grid = TASKS[task].lr_grid
+        added = sum(1 for t, b, s, lr in results if (t, b, s) == (task, budget, schedule) and lr not in grid)
+        if added:
+            extended[(task, budget, schedule)] = added
     return results, seconds, extended
 
 
@@ -192,13 +196,16 @@ def summarise(results: dict, tasks: list[str], schedules: tuple, budgets: dict) 
     tally = {k: sum(c["uba_best_vs_best_other"] == k for c in cells) for k in ("win", "tie", "loss")}
     per_phi = {s: {k: sum(c["fixed_phi_vs_cosine"][s] == k for c in cells) for k in ("win", "tie", "loss")}
                for s in ubas}
-    # Mean rank of each schedule over the cells (1 = best test mean; equal means share
-    # the average of their ranks, so cosine and uba-2 are not ordered by name).
+    # Mean rank of each schedule over the cells (1 = best test mean). Means equal to
+    # 1e-6 relative (the same curve in two float32 implementations, e.g. cosine and
+    # uba-2) share the average of their ranks instead of being ordered by rounding.
     ranks = {s: [] for s in schedules}
     for c in cells:
         tests = [c["chosen"][s]["test"] for s in schedules]
         for s, v in zip(schedules, tests):
-            ranks[s].append(sum(t < v for t in tests) + (sum(t == v for t in tests) + 1) / 2)
+            same = [math.isclose(t, v, rel_tol=1e-6) or t == v for t in tests]
+            below = sum(t < v and not eq for t, eq in zip(tests, same))
+            ranks[s].append(below + (sum(same) + 1) / 2)
     return {"cells": cells, "uba_best_vs_best_other": tally, "fixed_phi_vs_cosine": per_phi,
             "mean_rank": {s: statistics.fmean(r) for s, r in ranks.items()}}
 
