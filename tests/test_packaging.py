@@ -98,6 +98,16 @@ def test_cli_curve_prints_the_core_values_and_writes_csv_and_png(tmp_path) -> No
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
 
+def test_cli_curve_without_phi_is_cosine() -> None:
+    proc = uba("curve", "--total-steps", "100", "--peak-lr", "1", "--steps", "0", "25", "50", "100")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["step", "phi=2"]
+    got = [float(line.split()[1]) for line in lines[1:5]]
+    np.testing.assert_allclose(got, 0.5 * (1 + np.cos(np.pi * np.array([0, 25, 50, 100]) / 100)),
+                               rtol=1e-5, atol=1e-12)
+
+
 @pytest.mark.parametrize("flag,value,phi", [("--phi", "0.5", 0.5), ("--kappa", "50", 100.0),
                                             ("--phi", "2", 2.0)])
 def test_cli_phi_describes_the_shape(flag: str, value: str, phi: float) -> None:

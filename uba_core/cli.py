@@ -23,7 +23,7 @@ from types import ModuleType
 import numpy
 
 from uba_core._chebyshev import describe_phi, phi_for_condition_number
-from uba_core._schedule import UBAConfig, make_config
+from uba_core._schedule import DEFAULT_PHI, UBAConfig, make_config
 from uba_core._spectrum import suggest_phi
 
 
@@ -34,7 +34,8 @@ def _build_parser() -> argparse.ArgumentParser:
     curve = sub.add_parser("curve", help="learning rates of one or more phi values")
     curve.add_argument("--total-steps", type=int, required=True, help="budget T, warmup included")
     curve.add_argument("--peak-lr", type=float, required=True)
-    curve.add_argument("--phi", type=float, nargs="+", required=True, help="one or more phi > 0")
+    curve.add_argument("--phi", type=float, nargs="+", default=[DEFAULT_PHI],
+                       help=f"one or more phi > 0 (default {DEFAULT_PHI:g}, cosine)")
     curve.add_argument("--min-lr", type=float, default=0.0)
     curve.add_argument("--warmup-steps", type=int, default=0)
     curve.add_argument("--warmup-start-lr", type=float, default=0.0)
