@@ -146,18 +146,30 @@ _NUMPY_BLOCK = 1 << 13
 
 
 def _blockwise(step: numpy.ndarray, config: UBAConfig, phi: Any, remaining: Any) -> numpy.ndarray:
-    """:func:`uba_lr` on numpy, the same expression on consecutive blocks of ``step``."""
-    flat = step.reshape(-1)
-    if remaining is not None:
-        remaining = numpy.broadcast_to(numpy.asarray(remaining, dtype=numpy.float64), step.shape).reshape(-1)
-    out = numpy.empty_like(flat)
+    """:func:`uba_lr` on numpy, the same expression on consecutive blocks of ``step``.
+
+    Same values, shape and dtype as evaluating the whole array at once.
+    """
+    shape = step.shape
+    if remaining is not None and numpy.ndim(remaining) > 0:
+        remaining = numpy.asarray(remaining)
+        shape = numpy.broadcast_shapes(step.shape, remaining.shape)
+        remaining = numpy.broadcast_to(remaining, shape).reshape(-1)
+    flat = numpy.broadcast_to(step, shape).reshape(-1)
+    warm = config.warmup_steps
+    out = None
     for i in range(0, flat.size, _NUMPY_BLOCK):
         block = slice(i, i + _NUMPY_BLOCK)
         steps = flat[block]
-        lr = _decay(steps, config, numpy, phi, None if remaining is None else remaining[block])
-        # A block wholly past the warmup keeps lr as it is: where() would pick it anyway.
-        out[block] = _warmup(steps, lr, config, numpy) if steps.min() < config.warmup_steps else lr
-    return out.reshape(step.shape)
+        lr = _decay(steps, config, numpy, phi,
+                    remaining if remaining is None or numpy.ndim(remaining) == 0 else remaining[block])
+        # Where no step of the block is in the warmup, where() would keep lr everywhere.
+        if warm > 0 and (steps < warm).any():
+            lr = _warmup(steps, lr, config, numpy)
+        if out is None:
+            out = numpy.empty(flat.size, dtype=lr.dtype)
+        out[block] = lr
+    return out.reshape(shape)
 
 
 _FIELDS = ("total_steps", "peak_lr", "phi", "min_lr", "warmup_steps", "warmup_start_lr")
