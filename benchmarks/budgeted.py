@@ -197,13 +197,14 @@ def summarise(results: dict, tasks: list[str], schedules: tuple, budgets: dict) 
     per_phi = {s: {k: sum(c["fixed_phi_vs_cosine"][s] == k for c in cells) for k in ("win", "tie", "loss")}
                for s in ubas}
     # Mean rank of each schedule over the cells (1 = best test mean). Means equal to
-    # 1e-6 relative (the same curve in two float32 implementations, e.g. cosine and
-    # uba-2) share the average of their ranks instead of being ordered by rounding.
+    # 1e-5 relative (the same curve in two float32 implementations, e.g. cosine and
+    # uba-2, differ by ~1e-6 after training) share the average of their ranks instead
+    # of being ordered by rounding.
     ranks = {s: [] for s in schedules}
     for c in cells:
         tests = [c["chosen"][s]["test"] for s in schedules]
         for s, v in zip(schedules, tests):
-            same = [math.isclose(t, v, rel_tol=1e-6) or t == v for t in tests]
+            same = [math.isclose(t, v, rel_tol=1e-5) or t == v for t in tests]
             below = sum(t < v and not eq for t, eq in zip(tests, same))
             ranks[s].append(below + (sum(same) + 1) / 2)
     return {"cells": cells, "uba_best_vs_best_other": tally, "fixed_phi_vs_cosine": per_phi,

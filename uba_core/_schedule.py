@@ -141,7 +141,7 @@ def _warmup(step: Any, lr: Any, config: UBAConfig, xp: ModuleType) -> Any:
 # glibc), so memory is reused from the heap instead of every temporary being fresh
 # pages that fault in one by one (the page faults, not the arithmetic, dominated).
 # Blocks wholly past the warmup skip its ramp. With both, benchmarks/overhead.py's
-# 10**7 steps went from over 2x the time of a bare numpy cos to about 1.5x.
+# 10**7 steps went from over 2x the time of a bare numpy cos to 1.5-1.6x.
 _NUMPY_BLOCK = 1 << 13
 
 
