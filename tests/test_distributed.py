@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import assert_float32_close, framework
+from conftest import REQUIRED, assert_float32_close, framework
 
 from uba_core import UBAConfig
 
@@ -150,6 +150,8 @@ def ddp_ranks(tmp_path_factory) -> list[dict[str, Any]]:
     """Both ranks' results of tests/_dist_workers.py:torch_ddp, in rank order."""
     torch = framework("torch", "torch")
     if not (torch.distributed.is_available() and torch.distributed.is_gloo_available()):
+        if "torch" in REQUIRED:  # required means tested: no skip may hide the DDP tests
+            pytest.fail("torch is required (UBA_REQUIRE_FRAMEWORKS) but this build has no gloo backend")
         pytest.skip("this torch build has no gloo backend")
     tmp = tmp_path_factory.mktemp("ddp")
     out = tmp / "rank{rank}.json"
