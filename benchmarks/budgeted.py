@@ -74,20 +74,18 @@ def _val_means(results: dict, task: str, budget: int, schedule: str) -> dict[flo
             for (t, b, s, lr), runs in results.items() if (t, b, s) == (task, budget, schedule)}
 
 
-def extensions(results: dict, cells: list[tuple], seeds: tuple) -> tuple[list[tuple], list[tuple]]:
-    """Jobs that extend the lr grid of every cell whose best lr is at an edge; and those cells."""
-    jobs, edge = [], []
+def extensions(results: dict, cells: list[tuple], seeds: tuple) -> list[tuple]:
+    """Jobs that extend the lr grid of every cell whose best lr is at an edge."""
+    jobs = []
     for task, budget, schedule in cells:
         means = _val_means(results, task, budget, schedule)
         lrs = sorted(means)
         best = min(lrs, key=lambda lr: (means[lr], lr))
         if best == lrs[-1] and math.isfinite(means[best]):
             jobs.append((task, budget, schedule, lrs[-1] * lrs[-1] / lrs[-2], seeds))
-            edge.append((task, budget, schedule))
         elif best == lrs[0]:
             jobs.append((task, budget, schedule, lrs[0] * lrs[0] / lrs[1], seeds))
-            edge.append((task, budget, schedule))
-    return jobs, edge
+    return jobs
 
 
 def run_grid(cells: list[tuple], seeds: tuple, workers: int,
@@ -132,7 +130,7 @@ def run_grid(cells: list[tuple], seeds: tuple, workers: int,
                 bar.update()
             if round_ == MAX_EXTENSIONS:
                 break
-            jobs, _ = extensions(results, cells, seeds)
+            jobs = extensions(results, cells, seeds)
             if not jobs:
                 break
             bar.total += len(jobs)
@@ -362,8 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     # The command that reproduces the results (--resume only reuses finished jobs).
     command = "python benchmarks/budgeted.py " + " ".join(
         a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume")
+    compute = sum(seconds.values())
     record = {
-        "command": command.strip(), "elapsed_s": elapsed, "compute_s": sum(seconds.values()),
+        "command": command.strip(), "elapsed_s": elapsed, "compute_s": compute,
         "workers": args.workers, "seconds_per_task": seconds,
         "seeds": list(seeds), "schedules": list(schedules), "budgets": budgets,
         "lr_grids": {t: list(TASKS[t].lr_grid) for t in args.tasks},
@@ -376,7 +375,6 @@ def main(argv: list[str] | None = None) -> int:
                  for k, v in results.items()],
     }
     (out_dir / f"{stem}.json").write_text(json.dumps(record, indent=1, default=float))
-    compute = sum(seconds.values())
     header = (f"Measured with `{command.strip()}` ({len(seeds)} seeds, {args.workers} workers on "
               f"{os.cpu_count()} cores): {compute / 60:.1f} core-minutes of training, about "
               f"{compute / 60 / args.workers:.0f} min of wall time" +
