@@ -151,7 +151,8 @@ def _blockwise(step: numpy.ndarray, config: UBAConfig, phi: Any, remaining: Any)
     Same values, shape and dtype as evaluating the whole array at once.
     """
     shape = step.shape
-    if remaining is not None and numpy.ndim(remaining) > 0:
+    per_step = remaining is not None and numpy.ndim(remaining) > 0
+    if per_step:
         remaining = numpy.asarray(remaining)
         shape = numpy.broadcast_shapes(step.shape, remaining.shape)
         remaining = numpy.broadcast_to(remaining, shape).reshape(-1)
@@ -161,8 +162,7 @@ def _blockwise(step: numpy.ndarray, config: UBAConfig, phi: Any, remaining: Any)
     for i in range(0, flat.size, _NUMPY_BLOCK):
         block = slice(i, i + _NUMPY_BLOCK)
         steps = flat[block]
-        lr = _decay(steps, config, numpy, phi,
-                    remaining if remaining is None or numpy.ndim(remaining) == 0 else remaining[block])
+        lr = _decay(steps, config, numpy, phi, remaining[block] if per_step else remaining)
         # Where no step of the block is in the warmup, where() would keep lr everywhere.
         if warm > 0 and (steps < warm).any():
             lr = _warmup(steps, lr, config, numpy)
@@ -304,6 +304,11 @@ class UBAConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
 
+# The fields a caller may leave out, with the dataclass's own defaults.
+_CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(UBAConfig)
+                    if f.default is not dataclasses.MISSING}
+
+
 def make_config(names: Mapping[str, str] | None = None, /, **fields: Any) -> UBAConfig:
     """Build a :class:`UBAConfig`, reporting errors under the caller's argument names.
 
@@ -317,8 +322,7 @@ def make_config(names: Mapping[str, str] | None = None, /, **fields: Any) -> UBA
     Returns:
         The validated config.
     """
-    defaults = {"phi": DEFAULT_PHI, "min_lr": 0.0, "warmup_steps": 0, "warmup_start_lr": 0.0}
-    clean = _validated({**defaults, **fields}, names or {})
+    clean = _validated({**_CONFIG_DEFAULTS, **fields}, names or {})
     return UBAConfig(**clean)
 
 
