@@ -105,7 +105,7 @@ def optax_schedule(name: str, budget: int, peak: float):
     if name == "cosine":
         return optax.warmup_cosine_decay_schedule(0.0, peak, W, budget)
     if name.startswith("uba-"):
-        return uba_jax.warmup_uba_decay_schedule(0.0, peak, W, budget, phi_of(name))
+        return uba_jax.warmup_uba_decay_schedule(0.0, peak, W, budget, phi=phi_of(name))
     table = jnp.asarray(peak * multipliers(name, budget), dtype=jnp.float32)
     return lambda count: table[jnp.minimum(count, budget - 1)]
 
@@ -121,7 +121,7 @@ def keras_schedule(name: str, budget: int, peak: float):
         return keras.optimizers.schedules.CosineDecay(0.0, budget - W, warmup_target=peak,
                                                       warmup_steps=W)
     if name.startswith("uba-"):
-        return UBADecay(0.0, budget - W, phi_of(name), warmup_target=peak, warmup_steps=W)
+        return UBADecay(0.0, budget - W, warmup_target=peak, warmup_steps=W, phi=phi_of(name))
 
     class Table(keras.optimizers.schedules.LearningRateSchedule):
         def __init__(self, values: np.ndarray) -> None:

@@ -259,8 +259,9 @@ def test_helpers_reject_bad_numbers(call, arg: str, value) -> None:
 def test_helpers_reject_bad_shapes() -> None:
     with pytest.raises(ValueError, match="`L` must be >= `mu`"):
         uc.chebyshev_step_sizes(2.0, 1.0, 3)
-    with pytest.raises(TypeError, match="total_steps"):
-        uc.chebyshev_step_sizes(1.0, 2.0, 3.0)
+    with pytest.raises(ValueError, match="total_steps"):
+        uc.chebyshev_step_sizes(1.0, 2.0, 3.5)
+    np.testing.assert_array_equal(uc.chebyshev_step_sizes(1.0, 2.0, 3.0), uc.chebyshev_step_sizes(1.0, 2.0, 3))
     with pytest.raises(ValueError, match="step_sizes"):
         uc.worst_case_residual([], 1.0, 2.0)
     with pytest.raises(ValueError, match="step_sizes"):
@@ -275,12 +276,13 @@ BAD = [
     ("phi", 0.0, ValueError), ("phi", -1.0, ValueError), ("phi", float("nan"), ValueError),
     ("phi", float("inf"), ValueError), ("phi", "2", TypeError), ("phi", None, TypeError),
     ("phi", True, TypeError),
-    ("total_steps", 0, ValueError), ("total_steps", -3, ValueError), ("total_steps", 100.0, TypeError),
+    ("total_steps", 0, ValueError), ("total_steps", -3, ValueError), ("total_steps", 100.5, ValueError),
     ("total_steps", True, TypeError), ("total_steps", "100", TypeError),
     ("warmup_steps", 100, ValueError), ("warmup_steps", 150, ValueError), ("warmup_steps", -1, ValueError),
-    ("warmup_steps", 1.5, TypeError), ("warmup_steps", False, TypeError),
+    ("warmup_steps", 1.5, ValueError), ("warmup_steps", False, TypeError),
     ("peak_lr", -0.1, ValueError), ("peak_lr", float("nan"), ValueError), ("peak_lr", "0.1", TypeError),
-    ("min_lr", 0.2, ValueError), ("min_lr", -1e-3, ValueError), ("min_lr", float("inf"), ValueError),
+    ("min_lr", -1e-3, ValueError), ("min_lr", float("inf"), ValueError),
+    ("exponent", 0.0, ValueError), ("exponent", float("nan"), ValueError), ("exponent", "1", TypeError),
     ("warmup_start_lr", -0.5, ValueError), ("warmup_start_lr", None, TypeError),
 ]
 
@@ -335,6 +337,50 @@ def test_default_phi_is_the_cosine_shape() -> None:
 def test_make_config_reports_the_callers_names() -> None:
     with pytest.raises(ValueError, match="`T_max` must be >= 1. Received: T_max=0"):
         uc.make_config({"total_steps": "T_max"}, total_steps=0, peak_lr=0.1, phi=2.0)
-    with pytest.raises(ValueError, match="`eta_min` must be <= `peak`"):
+    with pytest.raises(ValueError, match="`eta_min` must be >= 0.0. Received: eta_min=-0.5"):
         uc.make_config({"min_lr": "eta_min", "peak_lr": "peak"}, total_steps=5, peak_lr=0.1,
-                       phi=2.0, min_lr=0.5)
+                       phi=2.0, min_lr=-0.5)
+
+
+def test_integral_float_budgets_are_accepted_as_ints() -> None:
+    cfg = UBAConfig(total_steps=10.0, peak_lr=1.0, warmup_steps=np.float32(2.0))
+    assert (cfg.total_steps, cfg.warmup_steps) == (10, 2)
+    assert type(cfg.total_steps) is int and type(cfg.warmup_steps) is int
+    assert cfg == UBAConfig(total_steps=10, peak_lr=1.0, warmup_steps=2)
+
+
+def test_a_floor_above_the_peak_makes_the_curve_rise_to_it() -> None:
+    # torch's CosineAnnealingLR accepts eta_min above the lr: the rate climbs to eta_min.
+    cfg = UBAConfig(total_steps=8, peak_lr=0.0, phi=2.0, min_lr=0.5)
+    t = np.arange(12)
+    expected = 0.5 - 0.5 * (1 + np.cos(np.pi * np.minimum(t, 8) / 8)) / 2
+    np.testing.assert_allclose(cfg(t), expected, rtol=0, atol=1e-16)
+    assert cfg(0) == 0.0 and cfg(8) == 0.5 and np.all(np.diff(cfg(t)) >= 0)
+
+
+@pytest.mark.parametrize("exponent", [0.5, 2.0, 3.0])
+def test_exponent_raises_the_shape_to_a_power(exponent: float) -> None:
+    cfg = UBAConfig(total_steps=50, peak_lr=1.0, phi=4.0, min_lr=0.1, warmup_steps=5, exponent=exponent)
+    base = UBAConfig(total_steps=50, peak_lr=1.0, phi=4.0, warmup_steps=5)
+    t = np.arange(5, 60)
+    np.testing.assert_allclose(cfg(t), 0.1 + 0.9 * base(t) ** exponent, rtol=1e-14, atol=1e-16)
+    assert UBAConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize("phi", [1e12, 1e30, 1e300])
+def test_a_huge_phi_still_starts_the_decay_exactly_at_the_peak(phi: float) -> None:
+    cfg = UBAConfig(total_steps=10, peak_lr=0.5, phi=phi, min_lr=0.01, warmup_steps=2)
+    assert cfg(2) == 0.5 and cfg(10) == 0.01
+    # just after the peak the curve is already at the floor, to the last digit the shape allows
+    t = np.arange(3, 10)
+    u = 1 + np.cos(np.pi * (t - 2) / 8)
+    np.testing.assert_allclose(cfg(t), 0.01 + 0.49 * 2 * u / (2 * phi + (2 - phi) * u), rtol=1e-12)
+
+
+def test_curve_cache_rejects_a_negative_step_with_value_error() -> None:
+    cache = uc.CurveCache(UBAConfig(total_steps=10, peak_lr=1.0))
+    with pytest.raises(ValueError, match="`step` must be >= 0. Received: step=-1"):
+        cache(-1)
+    assert cache(3) == float(UBAConfig(total_steps=10, peak_lr=1.0)(3))
+    with pytest.raises(ValueError, match="`step` must be >= 0. Received: step=-5"):
+        cache(-5)

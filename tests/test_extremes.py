@@ -396,7 +396,9 @@ REAL_KINDS = {
     "negative": (-0.5, ValueError),
 }
 POSITIVE_KINDS = {**REAL_KINDS, "zero": (0.0, ValueError)}
-BUDGET_KINDS = {**INT_KINDS, "zero": (0, ValueError)}
+# Step counts accept an integral float (10.0), as the frameworks' built-ins do.
+COUNT_KINDS = {**INT_KINDS, "float": (3.5, ValueError), "nan": (NAN, ValueError)}
+BUDGET_KINDS = {**COUNT_KINDS, "zero": (0, ValueError)}
 
 
 def _torch():
@@ -443,10 +445,10 @@ CFG = dict(total_steps=100, peak_lr=0.1, phi=2.0, min_lr=0.001, warmup_steps=10,
 # entry point -> (builder taking keyword overrides, {argument: value kinds})
 ENTRIES = {
     "UBAConfig": (lambda **kw: UBAConfig(**{**CFG, **kw}), {
-        "total_steps": BUDGET_KINDS, "warmup_steps": INT_KINDS, "peak_lr": REAL_KINDS,
+        "total_steps": BUDGET_KINDS, "warmup_steps": COUNT_KINDS, "peak_lr": REAL_KINDS,
         "phi": POSITIVE_KINDS, "min_lr": REAL_KINDS, "warmup_start_lr": REAL_KINDS}),
     "UBALR": (_ubalr, {
-        "T_max": BUDGET_KINDS, "phi": POSITIVE_KINDS, "warmup_steps": INT_KINDS,
+        "T_max": BUDGET_KINDS, "phi": POSITIVE_KINDS, "warmup_steps": COUNT_KINDS,
         "last_epoch": INT_KINDS,
         # per-group options: a list of the right length is valid, so no "list" kind here
         "eta_min": {k: v for k, v in REAL_KINDS.items() if k != "list"},
@@ -460,7 +462,7 @@ ENTRIES = {
     "warmup_uba_decay_schedule": (lambda **kw: _optax("warmup_uba_decay_schedule")(**{
         "init_value": 0.0, "peak_value": 0.1, "warmup_steps": 10, "decay_steps": 100, "phi": 2.0,
         "end_value": 0.0, **kw}), {
-        "init_value": REAL_KINDS, "peak_value": REAL_KINDS, "warmup_steps": INT_KINDS,
+        "init_value": REAL_KINDS, "peak_value": REAL_KINDS, "warmup_steps": COUNT_KINDS,
         "decay_steps": BUDGET_KINDS, "phi": POSITIVE_KINDS, "end_value": REAL_KINDS}),
     "schedule_from_config": (lambda **kw: _optax("schedule_from_config")(
         UBAConfig(total_steps=100, peak_lr=0.1, phi=2.0), **kw), {
@@ -471,7 +473,7 @@ ENTRIES = {
         "initial_learning_rate": 0.1, "decay_steps": 100, "phi": 2.0, **kw}), {
         "initial_learning_rate": REAL_KINDS, "decay_steps": BUDGET_KINDS, "phi": POSITIVE_KINDS,
         "alpha": {**REAL_KINDS, "above-one": (1.5, ValueError)},
-        "warmup_steps": INT_KINDS,
+        "warmup_steps": COUNT_KINDS,
         "name": {"none": (None, TypeError), "int": (3, TypeError)},
         "min_learning_rate": {k: v for k, v in REAL_KINDS.items() if k != "none"}}),
     "UBADecay(warmup_target)": (lambda **kw: _keras()(**{
@@ -573,14 +575,6 @@ def test_torch_per_group_lists_with_a_bad_entry(arg: str, bad, error) -> None:
     _check_message(info.value, arg, repr(bad))
 
 
-def test_torch_per_group_floor_above_its_groups_peak() -> None:
-    """eta_min is checked against each group's own peak (the group lrs are 0.1 and 0.05)."""
-    with pytest.raises(ValueError) as info:
-        _ubalr(eta_min=[0.01, 0.07])
-    _check_message(info.value, "eta_min", "0.07")
-    assert "0.05" in str(info.value)
-
-
 @pytest.mark.parametrize("config", [None, '{"total_steps": 10}', 3], ids=["none", "json", "int"])
 @pytest.mark.parametrize("entry", ["UBALR.from_config", "schedule_from_config",
                                    "UBADecay.from_uba_config"])
@@ -608,27 +602,12 @@ CROSS = {
     "warmup_uba_decay_schedule-warmup>=decay": (
         lambda: _optax("warmup_uba_decay_schedule")(0.0, 0.1, 100, 100, phi=2.0),
         ValueError, ["`warmup_steps`", "`decay_steps`", "warmup_steps=100", "decay_steps=100"]),
-    "warmup_uba_decay_schedule-end>peak": (
-        lambda: _optax("warmup_uba_decay_schedule")(0.0, 0.1, 10, 100, phi=2.0, end_value=0.2),
-        ValueError, ["`end_value`", "`peak_value`", "end_value=0.2", "peak_value=0.1"]),
-    "UBADecay-warmup-without-target": (
-        lambda: _keras()(0.1, 100, 2.0, warmup_steps=5),
-        ValueError, ["`warmup_steps`", "`warmup_target`", "warmup_steps=5"]),
     "UBADecay-alpha-and-min_learning_rate": (
-        lambda: _keras()(0.1, 100, 2.0, alpha=0.1, min_learning_rate=0.01),
+        lambda: _keras()(0.1, 100, alpha=0.1, min_learning_rate=0.01),
         ValueError, ["`alpha`", "`min_learning_rate`", "alpha=0.1", "min_learning_rate=0.01"]),
-    "UBADecay-min_learning_rate>initial": (
-        lambda: _keras()(0.1, 100, 2.0, min_learning_rate=0.2),
-        ValueError, ["`min_learning_rate`", "`initial_learning_rate`", "min_learning_rate=0.2"]),
-    "UBADecay-min_learning_rate>warmup_target": (
-        lambda: _keras()(0.5, 100, 2.0, warmup_target=0.1, warmup_steps=3, min_learning_rate=0.2),
-        ValueError, ["`min_learning_rate`", "`warmup_target`", "min_learning_rate=0.2"]),
     "UBAConfig-warmup>total": (
         lambda: UBAConfig(total_steps=5, peak_lr=0.1, phi=2.0, warmup_steps=10**12),
         ValueError, ["`warmup_steps`", "`total_steps`", f"warmup_steps={10**12}"]),
-    "UBALR-eta_min>peak_lr": (
-        lambda: _ubalr(eta_min=0.2, peak_lr=0.1),
-        ValueError, ["`eta_min`", "`peak_lr`", "eta_min=0.2"]),
     "UBALR-warmup>=T_max": (
         lambda: _ubalr(T_max=3, warmup_steps=3),
         ValueError, ["`warmup_steps`", "`T_max`", "warmup_steps=3", "T_max=3"]),

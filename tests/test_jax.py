@@ -76,7 +76,7 @@ def test_parity_decay_factory_without_warmup(name: str) -> None:
     cfg = PARITY_CONFIGS[name]
     # alpha * init_value rebuilds the floor through a division: off by ~1 float64 ulp,
     # far below the float32 tolerance of assert_float32_close.
-    sched = uba_decay_schedule(cfg.peak_lr, cfg.total_steps, cfg.phi, alpha=cfg.min_lr / cfg.peak_lr)
+    sched = uba_decay_schedule(cfg.peak_lr, cfg.total_steps, cfg.min_lr / cfg.peak_lr, phi=cfg.phi)
     steps = check_steps(cfg)
     assert_float32_close(jit_eval(sched, steps), cfg, steps)
 
@@ -174,19 +174,19 @@ def core_dlr_dphi(step: float, phi: float, total: int = 100) -> float:
 @pytest.mark.parametrize("phi0", [0.3, 2.0, 8.0, 40.0], ids=lambda p: f"phi={p}")
 def test_grad_with_respect_to_phi(phi0: float) -> None:
     counts = [0, 1, 10, 37, 50, 80, 99, 100, 150]
-    got = [float(jax.grad(lambda phi, c=c: uba_decay_schedule(1.0, 100, phi)(c))(phi0)) for c in counts]
+    got = [float(jax.grad(lambda phi, c=c: uba_decay_schedule(1.0, 100, phi=phi)(c))(phi0)) for c in counts]
     want = [core_dlr_dphi(c, phi0) for c in counts]
     # The gradient goes through ~6 float32 operations (tan, square, add, divide);
     # each adds a relative error of eps32 ~ 6e-8, so 1e-5 relative is ample margin;
     # atol 1e-7 covers counts 0 / 100 where the exact derivative is 0.
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
     # Also through jit, vmap over counts, and the warmup factory (decay phase only).
-    grad_fn = jax.jit(jax.grad(lambda phi, c: uba_decay_schedule(1.0, 100, phi)(c)))
+    grad_fn = jax.jit(jax.grad(lambda phi, c: uba_decay_schedule(1.0, 100, phi=phi)(c)))
     np.testing.assert_allclose(
         np.asarray(jax.vmap(grad_fn, in_axes=(None, 0))(jnp.float32(phi0), jnp.asarray(counts))),
         want, rtol=1e-5, atol=1e-7,
     )
-    warm = [float(jax.grad(lambda phi, c=c: warmup_uba_decay_schedule(0.0, 1.0, 0, 100, phi)(c))(phi0))
+    warm = [float(jax.grad(lambda phi, c=c: warmup_uba_decay_schedule(0.0, 1.0, 0, 100, phi=phi)(c))(phi0))
             for c in counts]
     np.testing.assert_allclose(warm, want, rtol=1e-5, atol=1e-7)
 
@@ -220,8 +220,8 @@ def test_int32_counts_up_to_the_limit(cfg: UBAConfig) -> None:
 
 def test_schedules_are_stateless_callables() -> None:
     scheds = [
-        uba_decay_schedule(0.1, 10, 2.0),
-        warmup_uba_decay_schedule(0.0, 0.1, 2, 10, 2.0),
+        uba_decay_schedule(0.1, 10, phi=2.0),
+        warmup_uba_decay_schedule(0.0, 0.1, 2, 10, phi=2.0),
         schedule_from_config(WARM_CFG),
     ]
     for sched in scheds:
@@ -350,16 +350,18 @@ WARMUP = {"init_value": 0.0, "peak_value": 0.1, "warmup_steps": 10, "decay_steps
 
 BAD_VALUES = {
     "phi": [0, 0.0, -1, NAN, INF, -INF, "2", None, True],
-    "decay_steps": [0, -5, 10.0, True, "100", None],
+    "decay_steps": [0, -5, 10.5, NAN, True, "100", None],
     "init_value": [-0.1, NAN, INF, "0.1", None, True],
 }
 DECAY_BAD = [(k, v) for k, vs in BAD_VALUES.items() for v in vs] + [
     ("alpha", -0.1), ("alpha", 1.5), ("alpha", NAN), ("alpha", "0"), ("alpha", None),
+    ("exponent", 0.0), ("exponent", INF), ("exponent", None),
 ]
 WARMUP_BAD = [(k, v) for k, vs in BAD_VALUES.items() for v in vs] + [
     ("peak_value", -1.0), ("peak_value", NAN), ("peak_value", "1"), ("peak_value", None),
-    ("end_value", -0.01), ("end_value", 0.2), ("end_value", INF), ("end_value", "0"),
-    ("warmup_steps", -1), ("warmup_steps", 100), ("warmup_steps", 101), ("warmup_steps", 2.0),
+    ("end_value", -0.01), ("end_value", INF), ("end_value", "0"),
+    ("warmup_steps", -1), ("warmup_steps", 100), ("warmup_steps", 101), ("warmup_steps", 2.5),
+    ("exponent", 0.0), ("exponent", -1.0), ("exponent", "1"), ("exponent", NAN),
     ("warmup_steps", True), ("warmup_steps", None),
 ]
 
@@ -404,3 +406,54 @@ def test_bad_input_schedule_from_config(config: object) -> None:
     with pytest.raises(TypeError, match=re.escape(f"config={config!r}")):
         schedule_from_config(config)
 
+
+
+# --- the rates are ArrayLike, as in optax ---------------------------------------------
+
+
+def test_vmap_and_grad_over_learning_rates_match_optax() -> None:
+    optax = framework("jax", "optax")
+    lrs = jnp.array([0.1, 0.3, 1.0])
+    for count in (0, 7, 30, 99, 100, 250):
+        ours = jax.jit(jax.vmap(lambda lr, c=count: uba_decay_schedule(lr, 100, 0.1)(c)))(lrs)
+        theirs = jax.jit(jax.vmap(lambda lr, c=count: optax.cosine_decay_schedule(lr, 100, 0.1)(c)))(lrs)
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-6, atol=1e-7)
+        g_ours = jax.grad(lambda lr, c=count: uba_decay_schedule(lr, 100, 0.1)(c))(0.5)
+        g_theirs = jax.grad(lambda lr, c=count: optax.cosine_decay_schedule(lr, 100, 0.1)(c))(0.5)
+        np.testing.assert_allclose(float(g_ours), float(g_theirs), rtol=1e-6, atol=1e-7)
+        # optax's warmup pair cannot be vmapped over its peak (it branches on it): the core instead
+        warm = jax.jit(jax.vmap(lambda lr, c=count: warmup_uba_decay_schedule(
+            lr / 100, lr, 10, 100, lr / 10, phi=3.0)(c)))(lrs)
+        want = [UBAConfig(total_steps=100, peak_lr=lr, phi=3.0, min_lr=lr / 10, warmup_steps=10,
+                          warmup_start_lr=lr / 100)(count) for lr in (0.1, 0.3, 1.0)]
+        np.testing.assert_allclose(np.asarray(warm), want, rtol=1e-6, atol=1e-7)
+
+
+def test_an_array_of_rates_gives_one_curve_each() -> None:
+    sched = uba_decay_schedule(np.array([0.1, 0.2]), 50, np.array([0.0, 0.5]), phi=4.0)
+    out = np.asarray(jax.jit(sched)(20))
+    want = [UBAConfig(total_steps=50, peak_lr=p, phi=4.0, min_lr=p * a)(20) for p, a in ((0.1, 0.0), (0.2, 0.5))]
+    np.testing.assert_allclose(out, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["init_value", "peak_value", "end_value"])
+def test_an_array_rate_is_checked_element_by_element(name: str) -> None:
+    with pytest.raises(ValueError, match=f"`{name}` must be >= 0.0"):
+        warmup_uba_decay_schedule(**{**WARMUP, name: np.array([0.1, -0.1])})
+
+
+@pytest.mark.parametrize("factory,args", [
+    (uba_decay_schedule, (1e-3, 1000)), (warmup_uba_decay_schedule, (0.0, 1e-3, 10, 1000)),
+], ids=["decay", "warmup"])
+def test_the_rate_is_weakly_typed_so_bfloat16_stays_bfloat16(factory, args) -> None:
+    lr = jax.jit(factory(*args))(jnp.int32(500))
+    assert lr.weak_type
+    assert (lr * jnp.ones(3, jnp.bfloat16)).dtype == jnp.bfloat16
+
+
+@pytest.mark.parametrize("decay_steps", [2**31, 2**40, int(1e10), 1e10])
+def test_budgets_beyond_int32_do_not_overflow(decay_steps) -> None:
+    optax = framework("jax", "optax")
+    ours, theirs = uba_decay_schedule(1000.0, decay_steps), optax.cosine_decay_schedule(1000.0, decay_steps)
+    for count in (0, 5, 10**9, 2**31 - 1):
+        np.testing.assert_allclose(float(jax.jit(ours)(count)), float(theirs(count)), rtol=1e-6)

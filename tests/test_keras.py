@@ -251,8 +251,8 @@ def test_keras_serialize_deserialize(name: str) -> None:
 def test_get_config_is_json_for_numpy_scalar_arguments() -> None:
     # numpy scalars are accepted as arguments (they are Real / Integral); the
     # config must still be JSON primitives, as keras' get_config contract requires.
-    sched = UBADecay(np.float32(0.5), np.int64(90), np.float64(3.0), warmup_target=np.float32(1.0),
-                     warmup_steps=np.int32(10), min_learning_rate=np.float64(0.25))
+    sched = UBADecay(np.float32(0.5), np.int64(90), warmup_target=np.float32(1.0),
+                     warmup_steps=np.int32(10), phi=np.float64(3.0), min_learning_rate=np.float64(0.25))
     again = UBADecay.from_config(json.loads(json.dumps(sched.get_config())))
     assert again.uba_config == sched.uba_config
 
@@ -322,16 +322,16 @@ VALID = {"initial_learning_rate": 0.1, "decay_steps": 100, "phi": 2.0}
 BAD = [
     ("initial_learning_rate", {}, -1.0), ("initial_learning_rate", {}, NAN), ("initial_learning_rate", {}, INF),
     ("initial_learning_rate", {}, "0.1"), ("initial_learning_rate", {}, None), ("initial_learning_rate", {}, True),
-    ("decay_steps", {}, 0), ("decay_steps", {}, -3), ("decay_steps", {}, 10.5), ("decay_steps", {}, 10.0),
+    ("decay_steps", {}, 0), ("decay_steps", {}, -3), ("decay_steps", {}, 10.5), ("decay_steps", {}, NAN),
     ("decay_steps", {}, True), ("decay_steps", {}, None),
     ("phi", {}, 0), ("phi", {}, -2.0), ("phi", {}, INF), ("phi", {}, NAN), ("phi", {}, "2"), ("phi", {}, None),
     ("phi", {}, True),
     ("alpha", {}, -0.1), ("alpha", {}, 1.1), ("alpha", {}, NAN), ("alpha", {}, "0"),
     ("warmup_target", {"warmup_steps": 5}, -1.0), ("warmup_target", {"warmup_steps": 5}, NAN),
     ("warmup_target", {"warmup_steps": 5}, "1"),
-    ("warmup_steps", {"warmup_target": 1.0}, -1), ("warmup_steps", {"warmup_target": 1.0}, 2.0),
-    ("warmup_steps", {"warmup_target": 1.0}, True), ("warmup_steps", {}, 3),
-    ("min_learning_rate", {}, 0.2), ("min_learning_rate", {"warmup_target": 0.5}, 0.6),
+    ("warmup_steps", {"warmup_target": 1.0}, -1), ("warmup_steps", {"warmup_target": 1.0}, 2.5),
+    ("warmup_steps", {"warmup_target": 1.0}, True),
+    ("exponent", {}, 0.0), ("exponent", {}, "1"),
     ("min_learning_rate", {}, -0.01), ("min_learning_rate", {}, NAN), ("min_learning_rate", {}, "0"),
     ("min_learning_rate", {"alpha": 0.1}, 0.01),
     ("name", {}, 3), ("name", {}, None),
@@ -356,3 +356,67 @@ def test_from_uba_config_rejects_other_types() -> None:
     bad = {"total_steps": 10, "peak_lr": 0.1, "phi": 2.0}
     with pytest.raises(TypeError, match=re.escape(f"config={bad!r}")):
         UBADecay.from_uba_config(bad)
+
+
+# --- what CosineDecay accepts, UBADecay accepts --------------------------------------
+
+
+def cosine_decay_rates(schedule, steps) -> np.ndarray:
+    """CosineDecay one step at a time (its warmup branch needs a scalar step)."""
+    return np.array([keras.ops.convert_to_numpy(schedule(int(t))) for t in steps])
+
+
+STEPS = np.array([0, 1, 5, 10, 37, 50, 99, 100, 110, 400])
+
+
+def test_a_float64_initial_rate_gives_float64_rates_like_cosine_decay() -> None:
+    ours = UBADecay(np.float64(0.1), 100, 0.01)
+    theirs = keras.optimizers.schedules.CosineDecay(np.float64(0.1), 100, 0.01)
+    got = evaluate(ours, STEPS)
+    assert got.dtype == np.float64 and cosine_decay_rates(theirs, STEPS).dtype == np.float64
+    np.testing.assert_allclose(got, cosine_decay_rates(theirs, STEPS), rtol=1e-13, atol=1e-17)
+    np.testing.assert_allclose(got, UBAConfig(total_steps=100, peak_lr=0.1, min_lr=0.001)(STEPS), rtol=1e-13)
+
+
+def test_a_tensor_initial_rate_is_accepted() -> None:
+    sched = UBADecay(keras.ops.convert_to_tensor(0.5), 20, phi=3.0)
+    assert sched.initial_learning_rate == 0.5
+    assert_float32_close(evaluate(sched, STEPS), UBAConfig(total_steps=20, peak_lr=0.5, phi=3.0), STEPS)
+    json.dumps(sched.get_config())
+
+
+def test_a_cosine_decay_config_loads_and_gives_its_curve() -> None:
+    # warmup_steps without warmup_target: CosineDecay ignores it; so does UBADecay, saying so.
+    cosine = keras.optimizers.schedules.CosineDecay(0.1, 100, alpha=0.05, warmup_steps=10)
+    with pytest.warns(UserWarning, match="warmup_steps=10 has no effect without `warmup_target`"):
+        ours = UBADecay.from_config(json.loads(json.dumps(cosine.get_config())))
+    np.testing.assert_allclose(evaluate(ours, STEPS), cosine_decay_rates(cosine, STEPS), rtol=1e-6, atol=1e-7)
+    assert ours.get_config()["warmup_steps"] == 10  # round-trips as given
+
+
+def test_an_integral_float_decay_steps_is_accepted() -> None:
+    assert UBADecay(0.1, 100.0, warmup_target=0.2, warmup_steps=10.0).uba_config == UBAConfig(
+        total_steps=110, peak_lr=0.2, warmup_steps=10, warmup_start_lr=0.1)
+
+
+def test_giant_budgets_on_the_jax_backend(tmp_path) -> None:
+    """decay_steps >= 2**31 overflowed the int32 arithmetic of the JAX backend."""
+    import subprocess
+    import sys
+
+    framework("jax", "jax")
+    code = (
+        "import keras, numpy as np\n"
+        "from uba_tf import UBADecay\n"
+        "assert keras.backend.backend() == 'jax'\n"
+        "for T in (2**31, 10**10):\n"
+        "    s = UBADecay(1000.0, T)\n"
+        "    ours = [float(s(c)) for c in (0, 5, 10**9)]\n"
+        "    theirs = [float(keras.optimizers.schedules.CosineDecay(1000.0, T)(c)) for c in (0, 5, 10**9)]\n"
+        "    np.testing.assert_allclose(ours, theirs, rtol=1e-6)\n"
+        "print('ok')\n"
+    )
+    env = {**__import__("os").environ, "KERAS_BACKEND": "jax"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]

@@ -246,7 +246,7 @@ BAD_ARGS = [
     (lambda: suggest_phi("spectrum", 10), TypeError, "`spectrum` must be a Spectrum"),
     (lambda: suggest_phi(spectrum_with(4.0), 0), ValueError,
      "`total_steps` must be >= 1. Received: total_steps=0"),
-    (lambda: suggest_phi(spectrum_with(4.0), 1.5), TypeError, "`total_steps` must be an integer"),
+    (lambda: suggest_phi(spectrum_with(4.0), 1.5), ValueError, "`total_steps` must be an integer"),
     (lambda: suggest_phi(spectrum_from_tridiagonals([([-2.0, -1.0], [0.0])]), 10), ValueError,
      "no positive curvature.*lambda_max=-1.0"),
 ]

@@ -10,10 +10,19 @@ import pytest
 from conftest import PARITY_CONFIGS, check_steps, framework, torch_rates
 
 torch = framework("torch", "torch")
-from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR  # noqa: E402
+from torch.optim.lr_scheduler import (  # noqa: E402
+    ChainedScheduler,
+    ConstantLR,
+    CosineAnnealingLR,
+    ExponentialLR,
+    LinearLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+    StepLR,
+)
 
 from uba_core import UBAConfig  # noqa: E402
-from uba_torch import UBALR  # noqa: E402
+from uba_torch import UBALR, UBABudgetWarning  # noqa: E402
 
 
 def make_optimizer(lrs=(0.1,), dtype=torch.float64, momentum=0.0):
@@ -190,13 +199,13 @@ def test_from_config_matches_keyword_construction() -> None:
 
 
 BAD = [
-    ("T_max", 0, ValueError), ("T_max", -1, ValueError), ("T_max", 10.0, TypeError), ("T_max", True, TypeError),
+    ("T_max", 0, ValueError), ("T_max", -1, ValueError), ("T_max", 10.5, ValueError), ("T_max", True, TypeError),
     ("T_max", "10", TypeError),
     ("phi", 0.0, ValueError), ("phi", -1.0, ValueError), ("phi", math.nan, ValueError),
     ("phi", math.inf, ValueError), ("phi", "2", TypeError), ("phi", None, TypeError), ("phi", True, TypeError),
-    ("eta_min", 0.5, ValueError), ("eta_min", -0.01, ValueError), ("eta_min", [0.0, 0.0], ValueError),
+    ("eta_min", -0.01, ValueError), ("eta_min", [0.0, 0.0], ValueError),
     ("eta_min", "0", TypeError),
-    ("warmup_steps", 10, ValueError), ("warmup_steps", -1, ValueError), ("warmup_steps", 2.0, TypeError),
+    ("warmup_steps", 10, ValueError), ("warmup_steps", -1, ValueError), ("warmup_steps", 2.5, ValueError),
     ("warmup_start_lr", -1.0, ValueError), ("warmup_start_lr", math.nan, ValueError),
     ("peak_lr", -0.1, ValueError), ("peak_lr", [0.1, 0.1], ValueError), ("peak_lr", "0.1", TypeError),
     ("last_epoch", -2, ValueError), ("last_epoch", 1.5, TypeError),
@@ -221,3 +230,185 @@ def test_a_negative_group_lr_is_named() -> None:
 def test_not_an_optimizer() -> None:
     with pytest.raises(TypeError, match="optimizer"):
         UBALR([torch.zeros(1)], T_max=10, phi=2.0)
+
+
+# --- a drop-in for CosineAnnealingLR ---------------------------------------------------
+
+
+def lrs_of(opt, sched, steps: int, after=None) -> list[float]:
+    """The lr of group 0 before each of ``steps`` updates; ``after(k)`` runs after step k."""
+    out = []
+    for k in range(steps):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+        if after is not None:
+            after(k)
+    return out
+
+
+def test_the_built_ins_positional_call_means_the_same() -> None:
+    ours_opt, theirs_opt = make_optimizer(), make_optimizer()
+    ours, theirs = UBALR(ours_opt, 20, 1e-3), CosineAnnealingLR(theirs_opt, 20, 1e-3)
+    assert (ours.T_max, ours.eta_min, ours.phi) == (20, 1e-3, 2.0)
+    assert (ours.T_max, ours.eta_min) == (theirs.T_max, theirs.eta_min)
+    np.testing.assert_allclose(lrs_of(ours_opt, ours, 21), lrs_of(theirs_opt, theirs, 21), rtol=1e-12)
+
+
+def test_an_integral_float_budget_is_the_integer_budget() -> None:
+    a, b = UBALR(make_optimizer(), 10.0, phi=3.0), UBALR(make_optimizer(), 10, phi=3.0)
+    assert a.T_max == 10 and type(a.T_max) is int and a.configs == b.configs
+
+
+@pytest.mark.parametrize("lr", [0.0, 0.01], ids=["frozen-group", "lr-below-eta_min"])
+def test_eta_min_above_a_groups_lr_anneals_toward_it_like_torch(lr: float) -> None:
+    ours_opt, theirs_opt = make_optimizer(lrs=(0.1, lr)), make_optimizer(lrs=(0.1, lr))
+    ours, theirs = UBALR(ours_opt, 16, 0.05), CosineAnnealingLR(theirs_opt, 16, 0.05)
+    for _ in range(16):
+        assert ours_opt.param_groups[1]["lr"] == pytest.approx(theirs_opt.param_groups[1]["lr"], rel=1e-12, abs=1e-17)
+        ours_opt.step(), theirs_opt.step(), ours.step(), theirs.step()
+    assert ours_opt.param_groups[1]["lr"] == 0.05
+
+
+def test_a_group_added_later_follows_the_schedule() -> None:
+    opt = make_optimizer(lrs=(0.1,))
+    sched = UBALR(opt, 30, 0.001, phi=4.0, warmup_steps=3)
+    lrs_of(opt, sched, 7)
+    opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros((), dtype=torch.float64))], "lr": 0.5})
+    used = np.array(run(opt, sched, 30))  # steps 7..36, the last ones past the budget
+    for i, peak in enumerate((0.1, 0.5)):
+        cfg = UBAConfig(total_steps=30, peak_lr=peak, phi=4.0, min_lr=0.001, warmup_steps=3)
+        np.testing.assert_allclose(used[1:, i], cfg(np.arange(8, 37)), rtol=1e-12)
+    assert sched.configs[1].peak_lr == 0.5 and len(sched.base_lrs) == 2
+
+
+def test_a_group_added_later_with_per_group_options_is_refused_with_the_reason() -> None:
+    opt = make_optimizer(lrs=(0.1,))
+    sched = UBALR(opt, 30, eta_min=[0.001])
+    opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(()))], "lr": 0.5})
+    with pytest.raises(ValueError, match=r"param_groups\[1\] was added after UBALR was built"):
+        sched.step()
+
+
+def test_a_cosine_annealing_checkpoint_continues_in_ubalr() -> None:
+    reference_opt = make_optimizer(lrs=(0.1, 0.02))
+    reference = CosineAnnealingLR(reference_opt, 40, 0.001)
+    expected = lrs_of(reference_opt, reference, 40)
+
+    opt = make_optimizer(lrs=(0.1, 0.02))
+    cosine = CosineAnnealingLR(opt, 40, 0.001)
+    first = lrs_of(opt, cosine, 15)
+    state = cosine.state_dict()
+    opt2 = make_optimizer(lrs=(0.1, 0.02))
+    ours = UBALR(opt2, 40)  # the user swaps in UBALR, phi defaults to 2
+    opt2.load_state_dict(opt.state_dict())
+    with pytest.warns(UserWarning, match=r"CosineAnnealingLR checkpoint \(T_max=40, eta_min=0.001, step 15\); "
+                                         r"continuing it with phi=2.0"):
+        ours.load_state_dict(state)
+    np.testing.assert_allclose(first + lrs_of(opt2, ours, 25), expected, rtol=1e-12)
+    assert (ours.T_max, ours.eta_min, ours.last_epoch) == (40, 0.001, 40)
+
+
+def test_after_load_state_dict_the_state_equals_the_source() -> None:
+    opt = make_optimizer(lrs=(0.1, 0.03))
+    sched = UBALR(opt, 40, [0.0, 0.001], phi=0.7, warmup_steps=3)
+    lrs_of(opt, sched, 9, after=lambda k: opt.param_groups[0].update(lr=opt.param_groups[0]["lr"] * 0.5)
+           if k == 4 else None)
+    source = sched.state_dict()
+    target = UBALR(make_optimizer(lrs=(0.1, 0.03)), 40, [0.0, 0.001], phi=0.7, warmup_steps=3)
+    target.load_state_dict(source)
+    assert target.state_dict() == source
+
+
+def test_get_lr_outside_step_warns_and_changes_nothing() -> None:
+    opt = make_optimizer()
+    sched = UBALR(opt, 10)
+    lrs_of(opt, sched, 3)
+    before = sched.state_dict()
+    with pytest.warns(UserWarning, match="please use `get_last_lr\\(\\)`"):
+        assert sched.get_lr() == sched.get_last_lr()
+    assert sched.state_dict() == before
+
+
+# --- composition: external changes persist, as with the recursive built-in -----------
+
+PARTNERS = {
+    "LinearLR": lambda o: LinearLR(o, start_factor=0.25, total_iters=3),
+    "StepLR": lambda o: StepLR(o, step_size=4, gamma=0.3),
+    "ExponentialLR": lambda o: ExponentialLR(o, gamma=0.9),
+}
+
+
+@pytest.mark.parametrize("partner", list(PARTNERS))
+def test_chained_with_a_multiplicative_scheduler_like_cosine_annealing(partner: str) -> None:
+    ours_opt, theirs_opt = make_optimizer(), make_optimizer()
+    ours = ChainedScheduler([UBALR(ours_opt, 12), PARTNERS[partner](ours_opt)])
+    theirs = ChainedScheduler([CosineAnnealingLR(theirs_opt, 12), PARTNERS[partner](theirs_opt)])
+    got, want = lrs_of(ours_opt, ours, 12), lrs_of(theirs_opt, theirs, 12)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert max(got) <= 0.1  # the LinearLR warmup used to push the peak to 1.95x
+
+
+def test_a_reduce_on_plateau_cut_persists() -> None:
+    ours_opt, theirs_opt = make_optimizer(), make_optimizer()
+    ours, theirs = UBALR(ours_opt, 20), CosineAnnealingLR(theirs_opt, 20)
+    cuts = [ReduceLROnPlateau(o, factor=0.1, patience=2) for o in (ours_opt, theirs_opt)]
+    losses = [1.0, 0.9, 0.8, 0.8, 0.8, 0.8, 0.8] + [0.5] * 13
+    got, want = [], []
+    for k, loss in enumerate(losses):
+        for opt, sched, cut, out in ((ours_opt, ours, cuts[0], got), (theirs_opt, theirs, cuts[1], want)):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+            cut.step(loss)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    cfg = UBAConfig(total_steps=20, peak_lr=0.1)
+    assert got[10] == pytest.approx(0.1 * float(cfg(10)), rel=1e-12)  # cut once, at step 6
+
+
+def test_alone_on_a_float32_tensor_lr_it_writes_the_rounded_core_exactly() -> None:
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(()))], lr=torch.tensor(0.05))
+    sched = UBALR(opt, 30, 0.001, phi=5.0, warmup_steps=4)
+    cfg = UBAConfig(total_steps=30, peak_lr=float(torch.tensor(0.05)), phi=5.0, min_lr=0.001, warmup_steps=4)
+    for k in range(35):
+        assert float(opt.param_groups[0]["lr"]) == float(np.float32(cfg(k)))
+        opt.step()
+        sched.step()
+    assert sched._ratios == [1.0]
+
+
+def test_sequential_lr_restart_carries_no_factor() -> None:
+    opt = make_optimizer()
+    uba = UBALR(opt, 10, warmup_steps=3, warmup_start_lr=0.0)
+    seq = SequentialLR(opt, [uba, ConstantLR(opt, factor=0.5, total_iters=100)], milestones=[10])
+    used = lrs_of(opt, seq, 10)
+    np.testing.assert_allclose(used, UBAConfig(total_steps=10, peak_lr=0.1, warmup_steps=3)(np.arange(10)),
+                               rtol=1e-12, atol=1e-17)
+
+
+# --- the budget guardrail --------------------------------------------------------------
+
+
+def test_a_full_budget_does_not_warn_and_one_step_past_it_warns_once() -> None:
+    opt = make_optimizer()
+    sched = UBALR(opt, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lrs_of(opt, sched, 8)  # the usual loop: 8 updates, 8 scheduler steps
+    with pytest.warns(UBABudgetWarning, match="step 9 > T_max=8"):
+        lrs_of(opt, sched, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lrs_of(opt, sched, 5)  # once only
+    assert opt.param_groups[0]["lr"] == 0.0
+    assert issubclass(UBABudgetWarning, UserWarning)
+
+
+def test_the_budget_warning_can_be_made_an_error() -> None:
+    opt = make_optimizer()
+    sched = UBALR(opt, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UBABudgetWarning)
+        lrs_of(opt, sched, 3)
+        with pytest.raises(UBABudgetWarning):
+            lrs_of(opt, sched, 1)

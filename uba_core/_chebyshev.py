@@ -166,7 +166,7 @@ def chebyshev_step_sizes(mu: float, L: float, total_steps: int) -> numpy.ndarray
         [1.0, 1.0, 1.0]
     """
     mu, L = _check_spectrum(mu, L)
-    T = check_int("total_steps", total_steps, minimum=1)
+    T = check_int("total_steps", total_steps, minimum=1, integral_float=True)
     k = numpy.arange(1, T + 1, dtype=numpy.float64)
     return 2.0 / ((L + mu) - (L - mu) * numpy.cos((2.0 * k - 1.0) * numpy.pi / (2.0 * T)))
 
@@ -199,7 +199,7 @@ def chebyshev_residual_bound(kappa: float, total_steps: int) -> float:
         0.0
     """
     kappa = check_real("kappa", kappa, minimum=1.0)
-    T = check_int("total_steps", total_steps, minimum=1)
+    T = check_int("total_steps", total_steps, minimum=1, integral_float=True)
     if kappa == 1.0:
         return 0.0
     r = math.sqrt(kappa)

@@ -32,7 +32,7 @@ import json
 import math
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy
 
@@ -44,10 +44,14 @@ __all__ = ["CurveCache", "UBAConfig", "make_config", "uba_factor", "uba_lr"]
 
 
 def _shape(q: Any, phi: Any, xp: ModuleType) -> Any:
-    """:math:`f` from the remaining fraction ``q = 1 - p`` (already in [0, 1])."""
+    """:math:`f` from the remaining fraction ``q = 1 - p`` (already in [0, 1]).
+
+    At ``q = 1`` the tangent is large but finite, so a phi of that size or more would
+    pull the first decay step below the peak: it is set to 1 there, exactly.
+    """
     tau = xp.tan(_HALF_PI * q)
     tt = tau * tau
-    return tt / (tt + 0.5 * phi)
+    return xp.where(q < 1.0, tt / (tt + 0.5 * phi), 1.0)
 
 
 def uba_factor(progress: Any, phi: Any, *, xp: ModuleType = numpy) -> Any:
@@ -74,16 +78,26 @@ def uba_factor(progress: Any, phi: Any, *, xp: ModuleType = numpy) -> Any:
 
 
 def uba_lr(
-    step: Any, config: UBAConfig, *, xp: ModuleType = numpy, phi: Any = None, remaining: Any = None
+    step: Any,
+    config: UBAConfig,
+    *,
+    xp: ModuleType = numpy,
+    remaining: Any = None,
+    phi: Any = None,
+    peak_lr: Any = None,
+    min_lr: Any = None,
+    warmup_start_lr: Any = None,
 ) -> Any:
     r"""Learning rate at update index ``step``: linear warmup, UBA decay, then the floor.
 
     .. math::
         \mathrm{lr}(t) = \begin{cases}
           \mathrm{lr}_{start} + (\mathrm{lr}_{peak} - \mathrm{lr}_{start})\, t / W & t < W \\
-          \mathrm{lr}_{min} + (\mathrm{lr}_{peak} - \mathrm{lr}_{min})\, f(p) & W \le t < T \\
+          \mathrm{lr}_{min} + (\mathrm{lr}_{peak} - \mathrm{lr}_{min})\, f(p)^{e} & W \le t < T \\
           \mathrm{lr}_{min} & t \ge T
         \end{cases}
+
+    with :math:`e` the config's ``exponent`` (1 unless set).
 
     Trace-safe: no Python branch depends on ``step``, only on the (static) config.
 
@@ -94,12 +108,13 @@ def uba_lr(
             namespaces expect a floating array already (the adapters cast it).
         config: The validated schedule.
         xp: Array namespace that evaluates the expression.
-        phi: Overrides ``config.phi``; lets JAX differentiate with respect to a
-            traced phi, which a config cannot hold.
         remaining: :math:`T - t` as a floating array, computed exactly (in integers)
             by the caller. A float32 framework cannot hold steps above :math:`2^{24}`;
             with the exact distance to the end, a short decay inside a huge budget
             stays right. Default: ``total_steps - step``.
+        phi, peak_lr, min_lr, warmup_start_lr: Override the config's value, typically
+            with a traced array (so that JAX can differentiate or vmap with respect
+            to it, which a config cannot hold). Not validated here.
 
     Returns:
         The learning rate(s), same shape as ``step``.
@@ -109,30 +124,51 @@ def uba_lr(
         >>> [float(uba_lr(t, cfg)) for t in (0, 100, 150)]
         [1.0, 0.0, 0.0]
     """
+    rates = _Rates(
+        config.phi if phi is None else phi,
+        config.peak_lr if peak_lr is None else peak_lr,
+        config.min_lr if min_lr is None else min_lr,
+        config.warmup_start_lr if warmup_start_lr is None else warmup_start_lr,
+    )
     if xp is numpy:
         step = numpy.asarray(step, dtype=numpy.float64)
-        if step.size > _NUMPY_BLOCK and numpy.ndim(phi) == 0:
-            return _blockwise(step, config, phi, remaining)
-    lr = _decay(step, config, xp, phi, remaining)
-    return _warmup(step, lr, config, xp) if config.warmup_steps > 0 else lr
+        if step.size > _NUMPY_BLOCK and all(numpy.ndim(v) == 0 for v in rates):
+            return _blockwise(step, config, rates, remaining)
+    lr = _decay(step, config, rates, xp, remaining)
+    return _warmup(step, lr, config, rates, xp) if config.warmup_steps > 0 else lr
 
 
-def _decay(step: Any, config: UBAConfig, xp: ModuleType, phi: Any, remaining: Any) -> Any:
+class _Rates(NamedTuple):
+    """The values of a config that a caller may replace by arrays."""
+
+    phi: Any
+    peak_lr: Any
+    min_lr: Any
+    warmup_start_lr: Any
+
+
+def _decay(step: Any, config: UBAConfig, rates: _Rates, xp: ModuleType, remaining: Any) -> Any:
     """The UBA decay and the floor after it, for every step (warmup not applied)."""
-    total, warm = config.total_steps, config.warmup_steps
     if remaining is None:
-        remaining = total - step
-    q = xp.clip(remaining / float(total - warm), 0.0, 1.0)
-    f = _shape(q, config.phi if phi is None else phi, xp)
-    # f <= 1, but min + (peak - min) can round one ulp above the peak: keep the bound.
-    return xp.minimum(config.min_lr + (config.peak_lr - config.min_lr) * f, config.peak_lr)
+        remaining = float(config.total_steps) - step
+    q = xp.clip(remaining / float(config.total_steps - config.warmup_steps), 0.0, 1.0)
+    f = _shape(q, rates.phi, xp)
+    if config.exponent != 1.0:
+        f = f**config.exponent
+    peak, floor = rates.peak_lr, rates.min_lr
+    lr = floor + (peak - floor) * f
+    # 0 <= f <= 1, but floor + (peak - floor) can round one ulp past the peak: keep the
+    # bound (the floor side needs none: floor plus a product of its sign stays past it).
+    if isinstance(peak, float) and isinstance(floor, float):
+        return xp.minimum(lr, peak) if floor <= peak else xp.maximum(lr, peak)
+    return xp.clip(lr, xp.minimum(peak, floor), xp.maximum(peak, floor))
 
 
-def _warmup(step: Any, lr: Any, config: UBAConfig, xp: ModuleType) -> Any:
+def _warmup(step: Any, lr: Any, config: UBAConfig, rates: _Rates, xp: ModuleType) -> Any:
     """``lr`` with the linear warmup ramp in place at the steps below ``warmup_steps``."""
     warm = config.warmup_steps
     r = xp.clip(step / float(warm), 0.0, 1.0)
-    ramp = config.warmup_start_lr + (config.peak_lr - config.warmup_start_lr) * r
+    ramp = rates.warmup_start_lr + (rates.peak_lr - rates.warmup_start_lr) * r
     return xp.where(step < warm, ramp, lr)
 
 
@@ -145,7 +181,9 @@ def _warmup(step: Any, lr: Any, config: UBAConfig, xp: ModuleType) -> Any:
 _NUMPY_BLOCK = 1 << 13
 
 
-def _blockwise(step: numpy.ndarray, config: UBAConfig, phi: Any, remaining: Any) -> numpy.ndarray:
+def _blockwise(
+    step: numpy.ndarray, config: UBAConfig, rates: _Rates, remaining: Any
+) -> numpy.ndarray:
     """:func:`uba_lr` on numpy, the same expression on consecutive blocks of ``step``.
 
     Same values, shape and dtype as evaluating the whole array at once.
@@ -162,17 +200,17 @@ def _blockwise(step: numpy.ndarray, config: UBAConfig, phi: Any, remaining: Any)
     for i in range(0, flat.size, _NUMPY_BLOCK):
         block = slice(i, i + _NUMPY_BLOCK)
         steps = flat[block]
-        lr = _decay(steps, config, numpy, phi, remaining[block] if per_step else remaining)
+        lr = _decay(steps, config, rates, numpy, remaining[block] if per_step else remaining)
         # Where no step of the block is in the warmup, where() would keep lr everywhere.
         if warm > 0 and (steps < warm).any():
-            lr = _warmup(steps, lr, config, numpy)
+            lr = _warmup(steps, lr, config, rates, numpy)
         if out is None:
             out = numpy.empty(flat.size, dtype=lr.dtype)
         out[block] = lr
     return out.reshape(shape)
 
 
-_FIELDS = ("total_steps", "peak_lr", "phi", "min_lr", "warmup_steps", "warmup_start_lr")
+_FIELDS = ("total_steps", "peak_lr", "phi", "min_lr", "warmup_steps", "warmup_start_lr", "exponent")
 
 
 def _validated(fields: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
@@ -181,28 +219,22 @@ def _validated(fields: Mapping[str, Any], names: Mapping[str, str]) -> dict[str,
     def n(key: str) -> str:
         return names.get(key, key)
 
-    total = check_int(n("total_steps"), fields["total_steps"], minimum=1)
-    warm = check_int(n("warmup_steps"), fields["warmup_steps"], minimum=0)
+    total = check_int(n("total_steps"), fields["total_steps"], minimum=1, integral_float=True)
+    warm = check_int(n("warmup_steps"), fields["warmup_steps"], minimum=0, integral_float=True)
     if warm >= total:
         raise ValueError(
             f"Argument `{n('warmup_steps')}` must be < `{n('total_steps')}` "
             f"(the decay needs at least one step). "
             f"Received: {n('warmup_steps')}={warm}, {n('total_steps')}={total}."
         )
-    peak = check_real(n("peak_lr"), fields["peak_lr"], minimum=0.0)
-    floor = check_real(n("min_lr"), fields["min_lr"], minimum=0.0)
-    if floor > peak:
-        raise ValueError(
-            f"Argument `{n('min_lr')}` must be <= `{n('peak_lr')}`. "
-            f"Received: {n('min_lr')}={fields['min_lr']!r}, {n('peak_lr')}={fields['peak_lr']!r}."
-        )
     return {
         "total_steps": total,
-        "peak_lr": peak,
+        "peak_lr": check_real(n("peak_lr"), fields["peak_lr"], minimum=0.0),
         "phi": check_real(n("phi"), fields["phi"], positive=True),
-        "min_lr": floor,
+        "min_lr": check_real(n("min_lr"), fields["min_lr"], minimum=0.0),
         "warmup_steps": warm,
         "warmup_start_lr": check_real(n("warmup_start_lr"), fields["warmup_start_lr"], minimum=0.0),
+        "exponent": check_real(n("exponent"), fields["exponent"], positive=True),
     }
 
 
@@ -225,15 +257,19 @@ class UBAConfig:
         phi: Shape :math:`\varphi > 0`, finite; default :data:`DEFAULT_PHI` (2,
             cosine). Below 2 holds the rate high longer, above 2 drops early (see
             :func:`uba_core.describe_phi`).
-        min_lr: Floor reached at step :math:`T` and held after it; 0 <= min_lr <= peak_lr.
+        min_lr: Floor reached at step :math:`T` and held after it, >= 0. Above
+            ``peak_lr`` the curve rises to it instead (as torch's
+            ``CosineAnnealingLR`` does with such an ``eta_min``).
         warmup_steps: Linear warmup length :math:`W`, 0 <= W < T.
         warmup_start_lr: Rate at step 0 when warming up, >= 0.
+        exponent: The shape is raised to this power, > 0 (optax's cosine schedules
+            have it); 1 is the UBA curve itself.
 
     Calling the config on a step or an array of steps returns float64 rates.
 
     Raises:
-        TypeError: A field has the wrong type (a bool or float where an int belongs,
-            a string where a number belongs).
+        TypeError: A field has the wrong type (a bool where an int belongs, a
+            string where a number belongs).
         ValueError: A field is out of its domain; the message names it and the value.
 
     Examples:
@@ -250,6 +286,7 @@ class UBAConfig:
     min_lr: float = 0.0
     warmup_steps: int = 0
     warmup_start_lr: float = 0.0
+    exponent: float = 1.0
 
     def __post_init__(self) -> None:
         clean = _validated({k: getattr(self, k) for k in _FIELDS}, {})
@@ -349,7 +386,7 @@ class CurveCache:
             )
         self.config = config
         self._block = check_int("block", block, minimum=1)
-        self._index = -1
+        self._index: int | None = None
         self._values: list[float] = []
 
     def __call__(self, step: int) -> float:
@@ -357,7 +394,7 @@ class CurveCache:
             return float(self.config(step))
         index, offset = divmod(step, self._block)
         if index != self._index:
-            if step < 0:
+            if step < 0:  # only a new block can hold one: cached blocks start at >= 0
                 raise ValueError(f"Argument `step` must be >= 0. Received: step={step!r}.")
             first = index * self._block
             self._values = uba_lr(numpy.arange(first, first + self._block), self.config).tolist()

@@ -503,7 +503,7 @@ def kappa_cap(total_steps: int) -> float:
         >>> kappa_cap(300)
         90000.0
     """
-    T = check_int("total_steps", total_steps, minimum=1)
+    T = check_int("total_steps", total_steps, minimum=1, integral_float=True)
     return float(T) ** 2
 
 
@@ -572,7 +572,7 @@ def suggest_phi(spectrum: Spectrum, total_steps: int) -> PhiSuggestion:
             f"Argument `spectrum` must be a Spectrum. Received: spectrum={spectrum!r} "
             f"({type(spectrum).__name__})."
         )
-    T = check_int("total_steps", total_steps, minimum=1)
+    T = check_int("total_steps", total_steps, minimum=1, integral_float=True)
     kappa = spectrum.kappa
     if not (spectrum.lambda_max > 0 and math.isfinite(kappa)):
         raise ValueError(

@@ -20,18 +20,41 @@ def _received(name: str, value: Any) -> str:
     return f"Received: {name}={value!r} ({type(value).__name__})."
 
 
-def check_int(name: str, value: Any, *, minimum: int) -> int:
+def check_int(name: str, value: Any, *, minimum: int, integral_float: bool = False) -> int:
     """Return ``value`` as an int if it is an integer (not a bool) >= ``minimum``.
 
+    Args:
+        name: The argument name used in the error message.
+        value: The value to check.
+        minimum: Inclusive lower bound.
+        integral_float: Also accept a float with an integral value (``10.0``), as the
+            frameworks' built-in schedules do for budgets computed from epochs.
+
     Raises:
-        TypeError: ``value`` is a bool, a float or anything but an integer.
-        ValueError: ``value`` is below ``minimum``.
+        TypeError: ``value`` is a bool, a float (unless ``integral_float``) or
+            anything but an integer.
+        ValueError: ``value`` is below ``minimum``, or a float that is not integral.
     """
+    if integral_float and _is_float(value):
+        number = float(value)
+        if not number.is_integer():
+            raise ValueError(
+                f"Argument `{name}` must be an integer (a float is accepted only when its value "
+                f"is integral). {_received(name, value)}"
+            )
+        value = int(number)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"Argument `{name}` must be an integer. {_received(name, value)}")
     if value < minimum:
         raise ValueError(f"Argument `{name}` must be >= {minimum}. {_received(name, value)}")
     return int(value)
+
+
+def _is_float(value: Any) -> bool:
+    """A real number that is not an integer type: a float, or a 0-d array (not a bool)."""
+    if isinstance(value, bool | numbers.Integral):
+        return False
+    return isinstance(value, numbers.Real) or _real_scalar_array(value)
 
 
 def check_real(

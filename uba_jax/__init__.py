@@ -4,8 +4,11 @@ The pair mirrors ``optax.cosine_decay_schedule`` and
 ``optax.warmup_cosine_decay_schedule`` (``decay_steps`` includes the warmup, as in
 optax). Each factory validates its arguments once and returns a trace-safe
 closure over :func:`uba_core.uba_lr` evaluated with ``jax.numpy``: it works under
-``jax.jit`` and ``jax.vmap``, is differentiable with respect to ``phi``, and stays
-finite for int32 counts up to ``2**31 - 1``. Past the budget it holds the floor.
+``jax.jit`` and ``jax.vmap``, is differentiable with respect to ``phi`` and the
+rates, and stays finite for any budget and int32 counts up to ``2**31 - 1``. The
+rates may be arrays, as in optax (a sweep over learning rates in one ``jit``); the
+rate returned is weakly typed when they are Python floats, so ``lr * bf16`` stays
+bfloat16. Past the budget it holds the floor.
 :func:`estimate_spectrum` gives the Hessian spectrum of a loss (for
 :func:`uba_core.suggest_phi`).
 """
@@ -28,6 +31,7 @@ from uba_core import (
 jax = require_framework("jax", "jax")
 require_framework("optax", "jax")
 import jax.numpy as jnp  # noqa: E402
+import numpy  # noqa: E402
 
 from uba_jax._spectrum import estimate_spectrum  # noqa: E402
 
@@ -59,19 +63,22 @@ def schedule_from_config(config: UBAConfig, *, phi: Any = None) -> Schedule:
             f"Argument `config` must be a UBAConfig. Received: config={config!r} "
             f"({type(config).__name__})."
         )
+    return _schedule(config, phi=None if phi is None else _checked_phi(phi)[1])
 
+
+def _schedule(config: UBAConfig, **overrides: Any) -> Schedule:
+    """The closure over the validated ``config``; ``overrides`` are array values (or None)."""
     check_float32_positive("phi", config.phi)
-    if phi is not None and not isinstance(phi, jax.core.Tracer):
-        phi = _checked_phi(phi)[0]
+    overrides = {k: v for k, v in overrides.items() if v is not None}
     total = config.total_steps
 
     def schedule(count: Any) -> Any:
         count = jnp.asarray(count)
-        step = count.astype(jnp.result_type(float))
+        step = count * 1.0  # a weakly typed float, as in optax
         remaining = None  # T - count in integers: exact for counts above 2**24
         if jnp.issubdtype(count.dtype, jnp.signedinteger) and total <= jnp.iinfo(count.dtype).max:
-            remaining = (total - count).astype(step.dtype)
-        return uba_lr(step, config, xp=jnp, phi=phi, remaining=remaining)
+            remaining = (total - count) * 1.0
+        return uba_lr(step, config, xp=jnp, remaining=remaining, **overrides)
 
     return schedule
 
@@ -87,20 +94,43 @@ def _checked_phi(phi: Any) -> tuple[float, Any]:
     return check_float32_positive("phi", check_real("phi", phi, positive=True)), None
 
 
+def _checked_rate(name: str, value: Any, maximum: float | None = None) -> tuple[float, Any]:
+    """``(value for the config, array override or None)`` of a rate argument.
+
+    A Python or 0-d value is validated and goes into the config. An array (a
+    learning-rate sweep) is validated element by element and a traced one is passed
+    through, as optax's rates are ArrayLike; the config then holds a placeholder.
+    """
+    if isinstance(value, jax.core.Tracer):
+        return 0.0, value
+    if numpy.ndim(value) == 0 or not hasattr(value, "shape"):
+        return check_real(name, value, minimum=0.0, maximum=maximum), None
+    values = numpy.asarray(value)
+    for item in values.ravel():
+        check_real(name, item, minimum=0.0, maximum=maximum)
+    return 0.0, jnp.asarray(value)
+
+
 def uba_decay_schedule(
-    init_value: float, decay_steps: int, phi: Any = DEFAULT_PHI, alpha: float = 0.0
+    init_value: Any,
+    decay_steps: int,
+    alpha: Any = 0.0,
+    exponent: float = 1.0,
+    *,
+    phi: Any = DEFAULT_PHI,
 ) -> Schedule:
     r"""UBA decay from ``init_value`` to ``alpha * init_value`` over ``decay_steps``.
 
-    Like ``optax.cosine_decay_schedule``; ``phi=2`` gives that curve.
+    Same arguments as ``optax.cosine_decay_schedule``, which ``phi=2`` reproduces.
 
     Args:
-        init_value: Rate at count 0, >= 0.
-        decay_steps: Budget, >= 1; the rate holds the floor afterwards.
-        phi: Shape, > 0; default :data:`uba_core.DEFAULT_PHI`. Third positional
-            argument, where ``cosine_decay_schedule`` has ``alpha``: pass ``alpha``
-            by keyword.
-        alpha: Floor as a fraction of ``init_value``, in [0, 1].
+        init_value: Rate at count 0, >= 0; a float or an array (vmap, grad).
+        decay_steps: Budget, >= 1 (an integral float is accepted); the rate holds
+            the floor afterwards.
+        alpha: Floor as a fraction of ``init_value``, in [0, 1]; a float or an array.
+        exponent: The shape is raised to this power, > 0 (as in optax).
+        phi: Shape, > 0; default :data:`uba_core.DEFAULT_PHI`. May be traced
+            (``jax.grad`` with respect to phi).
 
     Raises:
         TypeError, ValueError: an argument is invalid; the message names it.
@@ -110,36 +140,41 @@ def uba_decay_schedule(
         >>> round(float(sched(50)), 6), float(sched(10**9))
         (0.5, 0.0)
     """
-    alpha = check_real("alpha", alpha, minimum=0.0, maximum=1.0)
-    init = check_real("init_value", init_value, minimum=0.0)
+    init, init_array = _checked_rate("init_value", init_value)
+    frac, alpha_array = _checked_rate("alpha", alpha, maximum=1.0)
+    floor = None
+    if init_array is not None or alpha_array is not None:
+        floor = (init_value if init_array is None else init_array) * (alpha if alpha_array is None else alpha_array)
     phi_value, traced = _checked_phi(phi)
     cfg = make_config({"total_steps": "decay_steps", "peak_lr": "init_value"},
-                      total_steps=decay_steps, peak_lr=init, phi=phi_value, min_lr=alpha * init)
-    return schedule_from_config(cfg, phi=traced)
+                      total_steps=decay_steps, peak_lr=init, phi=phi_value, min_lr=frac * init,
+                      exponent=exponent)
+    return _schedule(cfg, phi=traced, peak_lr=init_array, min_lr=floor)
 
 
 def warmup_uba_decay_schedule(
-    init_value: float,
-    peak_value: float,
+    init_value: Any,
+    peak_value: Any,
     warmup_steps: int,
     decay_steps: int,
+    end_value: Any = 0.0,
+    exponent: float = 1.0,
+    *,
     phi: Any = DEFAULT_PHI,
-    end_value: float = 0.0,
 ) -> Schedule:
     r"""Linear warmup from ``init_value`` to ``peak_value``, then UBA decay to ``end_value``.
 
-    Like ``optax.warmup_cosine_decay_schedule``: ``decay_steps`` is the whole budget,
-    warmup included; ``phi=2`` gives that curve.
+    Same arguments as ``optax.warmup_cosine_decay_schedule``, which ``phi=2``
+    reproduces: ``decay_steps`` is the whole budget, warmup included.
 
     Args:
-        init_value: Rate at count 0, >= 0.
-        peak_value: Rate at count ``warmup_steps``, >= 0.
+        init_value: Rate at count 0, >= 0; a float or an array.
+        peak_value: Rate at count ``warmup_steps``, >= 0; a float or an array.
         warmup_steps: Warmup length, 0 <= warmup_steps < decay_steps.
-        decay_steps: Budget including warmup, >= 1.
-        phi: Shape, > 0; default :data:`uba_core.DEFAULT_PHI`. Fifth positional
-            argument, where ``warmup_cosine_decay_schedule`` has ``end_value``: pass
-            ``end_value`` by keyword.
-        end_value: Floor, 0 <= end_value <= peak_value.
+        decay_steps: Budget including warmup, >= 1 (an integral float is accepted).
+        end_value: Floor, >= 0; a float or an array.
+        exponent: The shape is raised to this power, > 0 (as in optax).
+        phi: Shape, > 0; default :data:`uba_core.DEFAULT_PHI`. May be traced.
 
     Raises:
         TypeError, ValueError: an argument is invalid; the message names it.
@@ -149,9 +184,12 @@ def warmup_uba_decay_schedule(
         >>> [round(float(sched(c)), 6) for c in (0, 5, 10, 60, 110)]
         [0.0, 0.5, 1.0, 0.5, 0.0]
     """
+    start, start_array = _checked_rate("init_value", init_value)
+    peak, peak_array = _checked_rate("peak_value", peak_value)
+    end, end_array = _checked_rate("end_value", end_value)
     phi_value, traced = _checked_phi(phi)
     names = {"total_steps": "decay_steps", "peak_lr": "peak_value", "min_lr": "end_value",
              "warmup_start_lr": "init_value"}
-    cfg = make_config(names, total_steps=decay_steps, peak_lr=peak_value, phi=phi_value,
-                      min_lr=end_value, warmup_steps=warmup_steps, warmup_start_lr=init_value)
-    return schedule_from_config(cfg, phi=traced)
+    cfg = make_config(names, total_steps=decay_steps, peak_lr=peak, phi=phi_value, min_lr=end,
+                      warmup_steps=warmup_steps, warmup_start_lr=start, exponent=exponent)
+    return _schedule(cfg, phi=traced, peak_lr=peak_array, min_lr=end_array, warmup_start_lr=start_array)

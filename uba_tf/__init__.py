@@ -6,6 +6,7 @@ Runs on keras.ops only, so it works inside ``model.fit`` on every Keras backend
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from uba_core import (
@@ -29,28 +30,31 @@ __all__ = ["UBADecay"]
 class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
     r"""UBA decay with optional linear warmup, a drop-in for ``keras.optimizers.schedules.CosineDecay``.
 
-    Same arguments and warmup convention as ``CosineDecay``, plus ``phi``:
-    ``decay_steps`` *excludes* the warmup; with ``warmup_target`` the rate climbs
-    linearly from ``initial_learning_rate`` to ``warmup_target`` over
-    ``warmup_steps``, then decays from ``warmup_target``; without it the rate decays
-    from ``initial_learning_rate``. The floor is ``alpha`` times the peak (or
-    ``min_learning_rate`` exactly), held after the budget. ``phi=2`` gives
-    ``CosineDecay``'s curve.
+    Same positional arguments and warmup convention as ``CosineDecay``; the UBA
+    knobs are keyword-only. ``decay_steps`` *excludes* the warmup; with
+    ``warmup_target`` the rate climbs linearly from ``initial_learning_rate`` to
+    ``warmup_target`` over ``warmup_steps``, then decays from ``warmup_target``;
+    without it the rate decays from ``initial_learning_rate`` (and ``warmup_steps``
+    is ignored, as ``CosineDecay`` does, with a warning). The floor is ``alpha``
+    times the peak (or ``min_learning_rate`` exactly), held after the budget.
+    ``phi=2`` gives ``CosineDecay``'s curve.
 
     The optimizer evaluates ``schedule(iterations)`` before incrementing, so the
-    k-th update uses :math:`\mathrm{lr}(k)`. The step is cast to float32 (even under
-    a ``mixed_float16`` policy) and the curve is :func:`uba_core.uba_lr` on keras.ops.
+    k-th update uses :math:`\mathrm{lr}(k)`. The rate has the dtype of
+    ``initial_learning_rate`` as ``CosineDecay``'s has (float32 for a Python float,
+    float64 for a float64 value or tensor); it is float32, also under a
+    ``mixed_float16`` policy, otherwise. The curve is :func:`uba_core.uba_lr` on keras.ops.
 
     Args:
-        initial_learning_rate: Peak, or the warmup start when ``warmup_target`` is set.
-        decay_steps: Length of the decay phase, >= 1.
-        phi: Shape, > 0 (2 is cosine); default :data:`uba_core.DEFAULT_PHI`. Third
-            positional argument, where ``CosineDecay`` has ``alpha``: pass ``alpha``
-            by keyword.
+        initial_learning_rate: Peak, or the warmup start when ``warmup_target`` is
+            set; a float or a scalar tensor.
+        decay_steps: Length of the decay phase, >= 1 (an integral float is accepted).
         alpha: Floor as a fraction of the peak, in [0, 1].
         name: Name of the schedule.
         warmup_target: Peak reached after warmup, or None for no warmup.
-        warmup_steps: Warmup length; needs ``warmup_target`` when > 0.
+        warmup_steps: Warmup length (used with ``warmup_target``).
+        phi: Shape, > 0 (2 is cosine); default :data:`uba_core.DEFAULT_PHI`.
+        exponent: The shape is raised to this power, > 0; 1 is UBA.
         min_learning_rate: The floor as an absolute rate, instead of ``alpha``
             (used by :meth:`from_uba_config`, so no floor is rebuilt by a division).
 
@@ -58,7 +62,7 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
         TypeError, ValueError: an argument is invalid; the message names it.
 
     Examples:
-        >>> sched = UBADecay(0.1, decay_steps=100, phi=2.0)
+        >>> sched = UBADecay(0.1, 100, phi=2.0)
         >>> round(float(sched(50)), 6)
         0.05
     """
@@ -67,32 +71,39 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
         self,
         initial_learning_rate: float,
         decay_steps: int,
-        phi: float = DEFAULT_PHI,
         alpha: float = 0.0,
         name: str = "UBADecay",
         warmup_target: float | None = None,
         warmup_steps: int = 0,
+        *,
+        phi: float = DEFAULT_PHI,
+        exponent: float = 1.0,
         min_learning_rate: float | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(name, str):
             raise TypeError(f"Argument `name` must be a str. Received: name={name!r}.")
-        decay = check_int("decay_steps", decay_steps, minimum=1)
-        warm = check_int("warmup_steps", warmup_steps, minimum=0)
+        decay = check_int("decay_steps", decay_steps, minimum=1, integral_float=True)
+        warm = check_int("warmup_steps", warmup_steps, minimum=0, integral_float=True)
         alpha = check_real("alpha", alpha, minimum=0.0, maximum=1.0)
-        init = check_real("initial_learning_rate", initial_learning_rate, minimum=0.0)
+        dtype = keras.backend.standardize_dtype(
+            getattr(initial_learning_rate, "dtype", None) or keras.backend.floatx())
+        self._dtype = "float64" if dtype == "float64" else "float32"
+        init = check_real("initial_learning_rate", _scalar(initial_learning_rate), minimum=0.0)
         names = {"min_lr": "alpha"}
         if warmup_target is None:
             if warm != 0:
-                raise ValueError(
-                    "Argument `warmup_steps` > 0 needs `warmup_target` (the rate to warm up "
-                    f"to). Received: warmup_steps={warmup_steps!r}, warmup_target=None."
+                warnings.warn(
+                    f"UBADecay: warmup_steps={warm} has no effect without `warmup_target` (as in "
+                    "CosineDecay): the rate decays from initial_learning_rate at step 0.",
+                    UserWarning,
+                    stacklevel=2,
                 )
-            peak, start = init, 0.0
+            peak, start, used_warm = init, 0.0, 0
             names["peak_lr"] = "initial_learning_rate"
         else:
-            peak = check_real("warmup_target", warmup_target, minimum=0.0)
-            start = init
+            peak = check_real("warmup_target", _scalar(warmup_target), minimum=0.0)
+            start, used_warm = init, warm
             names.update(peak_lr="warmup_target", warmup_start_lr="initial_learning_rate")
         if min_learning_rate is None:
             floor = alpha * peak
@@ -104,14 +115,16 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
         else:
             floor = min_learning_rate
             names["min_lr"] = "min_learning_rate"
-        self.uba_config = make_config(names, total_steps=decay + warm, peak_lr=peak, phi=phi,
-                                      min_lr=floor, warmup_steps=warm, warmup_start_lr=start)
+        self.uba_config = make_config(names, total_steps=decay + used_warm, peak_lr=peak, phi=phi,
+                                      min_lr=floor, warmup_steps=used_warm, warmup_start_lr=start,
+                                      exponent=exponent)
         # The validated plain values, so that get_config() is JSON-able as it is.
         cfg = self.uba_config
         check_float32_positive("phi", cfg.phi)
         self.initial_learning_rate = init
         self.decay_steps = decay
         self.phi = cfg.phi
+        self.exponent = cfg.exponent
         self.alpha = alpha
         self.name = name
         self.warmup_target = None if warmup_target is None else cfg.peak_lr
@@ -124,18 +137,19 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
         remaining = None  # T - step in integers: exact for steps above 2**24
         dtype = keras.backend.standardize_dtype(step.dtype)
         if dtype in ("int32", "int64") and total < 2 ** (31 if dtype == "int32" else 63):
-            remaining = ops.cast(ops.subtract(total, step), "float32")
-        return uba_lr(ops.cast(step, "float32"), self.uba_config, xp=ops, remaining=remaining)
+            remaining = ops.cast(ops.subtract(total, step), self._dtype)
+        return uba_lr(ops.cast(step, self._dtype), self.uba_config, xp=ops, remaining=remaining)
 
     def get_config(self) -> dict[str, Any]:
         return {
             "initial_learning_rate": self.initial_learning_rate,
             "decay_steps": self.decay_steps,
-            "phi": self.phi,
             "alpha": self.alpha,
             "name": self.name,
             "warmup_target": self.warmup_target,
             "warmup_steps": self.warmup_steps,
+            "phi": self.phi,
+            "exponent": self.exponent,
             "min_learning_rate": self.min_learning_rate,
         }
 
@@ -150,10 +164,15 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
         return cls(
             config.warmup_start_lr,
             config.total_steps - config.warmup_steps,
-            config.phi,
             name=name,
             warmup_target=config.peak_lr,
             warmup_steps=config.warmup_steps,
+            phi=config.phi,
+            exponent=config.exponent,
             min_learning_rate=config.min_lr,
         )
 
+
+def _scalar(value: Any) -> Any:
+    """A backend tensor as a numpy value (so that it is validated like a number)."""
+    return ops.convert_to_numpy(value) if ops.is_tensor(value) else value

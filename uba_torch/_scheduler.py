@@ -1,0 +1,314 @@
+"""``UBALR``, the UBA curve as a torch ``LRScheduler``, and the transformers-style factory."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from uba_core import DEFAULT_PHI, CurveCache, UBAConfig, check_int, make_config, per_group, require_framework
+
+torch = require_framework("torch", "torch")
+from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
+
+_NAMES = {"total_steps": "T_max", "min_lr": "eta_min"}
+_PER_GROUP = {"peak_lr": "peak_lr", "min_lr": "eta_min", "warmup_start_lr": "warmup_start_lr"}
+
+
+class UBABudgetWarning(UserWarning):
+    """A :class:`UBALR` was stepped past its budget ``T_max``; the rate holds the floor.
+
+    Training on at the floor is how a wrong budget shows up: accelerate steps a
+    prepared scheduler once per process per update (unless ``split_batches``), and
+    gradient accumulation or skipped ``GradScaler`` steps shift the count. Filter it
+    (``warnings.simplefilter("ignore", UBABudgetWarning)``) when training past the
+    budget is intended, or turn it into an error with ``"error"``.
+    """
+
+
+class UBALR(LRScheduler):
+    r"""UBA schedule for every param group, a drop-in for ``CosineAnnealingLR``.
+
+    Same positional arguments as ``CosineAnnealingLR(optimizer, T_max, eta_min,
+    last_epoch)``; the UBA knobs are keyword-only. The k-th ``optimizer.step()``
+    uses :math:`\mathrm{lr}(k)` of the core curve (:func:`uba_core.uba_lr`):
+    building the scheduler writes :math:`\mathrm{lr}(0)`, each ``scheduler.step()``
+    after ``optimizer.step()`` writes the next value. With ``phi=2`` and no warmup it
+    gives ``CosineAnnealingLR``'s curve; past ``T_max`` it holds ``eta_min`` (the
+    built-in climbs back) and warns once with :class:`UBABudgetWarning`.
+
+    Like the built-in, it composes: a change that something else makes to a group's
+    ``lr`` between two steps (``ChainedScheduler`` with ``StepLR``, ``LinearLR``,
+    ``ExponentialLR``; a ``ReduceLROnPlateau`` cut) is kept as a factor on the curve
+    from then on, and so is a factor that a scheduler built before it on the same
+    optimizer applied. Alone it writes the core curve exactly. A change made while the
+    curve is 0 cannot be a factor and is overwritten. ``step(epoch)`` (and
+    ``SequentialLR``'s hand-over) jump to the closed form, the curve without factors,
+    as torch's closed forms do.
+
+    Args:
+        optimizer: The wrapped optimizer.
+        T_max: Budget in scheduler steps, warmup included (an integral float is accepted).
+        eta_min: Floor, a float or one per param group. Above a group's ``lr`` the
+            group's rate rises to it, as in ``CosineAnnealingLR``.
+        last_epoch: As in torch. Resuming through the constructor with
+            ``last_epoch=N`` applies :math:`\mathrm{lr}(N + 1)` (torch's rule); prefer
+            ``load_state_dict``.
+        phi: Shape, > 0 (2 is cosine; < 2 holds the rate high, > 2 drops early);
+            default :data:`uba_core.DEFAULT_PHI`.
+        warmup_steps: Linear warmup length inside ``T_max``.
+        warmup_start_lr: Rate at step 0 when warming up, a float or one per group.
+        peak_lr: Peak rate, a float or one per group. By default each group's
+            ``initial_lr`` (its ``lr`` when the scheduler was first built); give it
+            explicitly when a loaded optimizer state carries a stale ``initial_lr``.
+        exponent: The shape is raised to this power (as in optax's cosine); 1 is UBA.
+
+    A group added with ``optimizer.add_param_group`` later joins the curve at the
+    current step with its own ``lr`` as its peak (the per-group options must then be
+    single floats). Values written to param groups are Python floats, or are copied
+    into the group's tensor when its ``lr`` is a tensor (so ``torch.compile`` does
+    not recompile). ``state_dict()`` holds plain types (``torch.load(weights_only=True)``
+    reads it). ``load_state_dict`` continues with the checkpoint's schedule (warning
+    if it differs from the one built); a ``CosineAnnealingLR`` checkpoint continues
+    its budget, floor and peaks with this scheduler's ``phi``.
+
+    Examples:
+        >>> model = torch.nn.Linear(2, 1)
+        >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        >>> sched = UBALR(opt, 100, phi=4.0)
+        >>> opt.step(); sched.step()
+        >>> opt.param_groups[0]["lr"] == float(UBAConfig(total_steps=100, peak_lr=0.1, phi=4.0)(1))
+        True
+    """
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        T_max: int,
+        eta_min: float | list[float] = 0.0,
+        last_epoch: int = -1,
+        *,
+        phi: float = DEFAULT_PHI,
+        warmup_steps: int = 0,
+        warmup_start_lr: float | list[float] = 0.0,
+        peak_lr: float | list[float] | None = None,
+        exponent: float = 1.0,
+    ) -> None:
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                "Argument `optimizer` must be a torch.optim.Optimizer. "
+                f"Received: optimizer={optimizer!r} ({type(optimizer).__name__})."
+            )
+        check_int("last_epoch", last_epoch, minimum=-1)
+        count = len(optimizer.param_groups)
+        given = {"peak_lr": peak_lr, "min_lr": eta_min, "warmup_start_lr": warmup_start_lr}
+        lists = {k: per_group(_PER_GROUP[k], v, count) for k, v in given.items()}
+        shared = {"total_steps": T_max, "phi": phi, "warmup_steps": warmup_steps, "exponent": exponent}
+        self.configs = [
+            self._group_config(i, group, shared, {k: v[i] for k, v in lists.items()})
+            for i, group in enumerate(optimizer.param_groups)
+        ]
+        # The per-group options a group added later gets: possible when each is one value.
+        scalar = {k: v for k, v in given.items() if not isinstance(v, list | tuple)}
+        self._new_group = scalar if len(scalar) == len(given) else None
+        self._peak_given = peak_lr is not None
+        self._curves = [CurveCache(cfg) for cfg in self.configs]
+        self._ratios = [1.0] * count  # external factors on each group's curve
+        self._written: list[float] | None = None  # what this scheduler last wrote
+        self._past_budget_warned = False
+        super().__init__(optimizer, last_epoch)
+
+    @staticmethod
+    def _group_config(i: int, group: dict[str, Any], shared: dict[str, Any], own: dict[str, Any]) -> UBAConfig:
+        names = dict(_NAMES)
+        if own["peak_lr"] is None:  # torch's rule: initial_lr, set from lr on first build
+            own = {**own, "peak_lr": group.get("initial_lr", group["lr"])}
+            names["peak_lr"] = f"optimizer.param_groups[{i}]['lr']"
+        return make_config(names, **shared, **own)
+
+    @classmethod
+    def from_config(
+        cls, optimizer: torch.optim.Optimizer, config: UBAConfig, last_epoch: int = -1
+    ) -> UBALR:
+        """Build from a :class:`uba_core.UBAConfig`; every param group gets its curve."""
+        if not isinstance(config, UBAConfig):
+            raise TypeError(
+                f"Argument `config` must be a UBAConfig. Received: config={config!r} "
+                f"({type(config).__name__})."
+            )
+        c = config
+        return cls(optimizer, c.total_steps, c.min_lr, last_epoch, phi=c.phi, warmup_steps=c.warmup_steps,
+                   warmup_start_lr=c.warmup_start_lr, peak_lr=c.peak_lr, exponent=c.exponent)
+
+    @property
+    def T_max(self) -> int:
+        """The budget, warmup included (as in ``CosineAnnealingLR``)."""
+        return self.configs[0].total_steps
+
+    @property
+    def eta_min(self) -> float | list[float]:
+        """The floor: one float, or one per param group where they differ."""
+        floors = [cfg.min_lr for cfg in self.configs]
+        return floors[0] if len(set(floors)) == 1 else floors
+
+    @property
+    def phi(self) -> float:
+        return self.configs[0].phi
+
+    def get_lr(self) -> list[float]:
+        """The rates of the current step; called by ``step()``.
+
+        Called from outside ``step()`` it warns, as torch's schedulers do, and
+        changes nothing; use ``get_last_lr()``.
+        """
+        if not self._get_lr_called_within_step:
+            warnings.warn("To get the last learning rate computed by the scheduler, "
+                          "please use `get_last_lr()`.", UserWarning, stacklevel=2)
+            return self._values()
+        self._adopt_new_groups()
+        if self._written is not None:
+            for i, group in enumerate(self.optimizer.param_groups):
+                self._carry_external_change(i, group["lr"])
+        return self._record()
+
+    def _get_closed_form_lr(self) -> list[float]:
+        # step(epoch) and SequentialLR's hand-over: the curve itself, as torch's closed
+        # forms give theirs from base_lrs alone.
+        self._adopt_new_groups()
+        self._ratios = [1.0] * len(self._ratios)
+        return self._record()
+
+    def _values(self) -> list[float]:
+        return [curve(self.last_epoch) * r for curve, r in zip(self._curves, self._ratios)]
+
+    def _record(self) -> list[float]:
+        if self.last_epoch > self.T_max and not self._past_budget_warned:
+            self._past_budget_warned = True
+            warnings.warn(
+                f"UBALR was stepped past its budget: step {self.last_epoch} > T_max={self.T_max}. "
+                "The rate holds eta_min from here. If the budget is meant to cover the whole run, "
+                "check that the scheduler is stepped once per optimizer update (accelerate steps a "
+                "prepared scheduler once per process; gradient accumulation and skipped GradScaler "
+                "steps change the count).",
+                UBABudgetWarning,
+                stacklevel=3,
+            )
+        self._written = self._values()
+        return self._written
+
+    def _carry_external_change(self, i: int, lr: Any) -> None:
+        written = self._written[i]
+        if isinstance(lr, torch.Tensor):  # the tensor holds `written` rounded to its dtype
+            same = bool(lr == torch.tensor(written, dtype=lr.dtype))
+            lr = float(lr)
+        else:
+            same = lr == written
+        if not same and written != 0.0:
+            self._ratios[i] *= lr / written
+
+    def _adopt_new_groups(self) -> None:
+        groups = self.optimizer.param_groups
+        for i in range(len(self.configs), len(groups)):
+            if self._new_group is None:
+                raise ValueError(
+                    f"optimizer.param_groups[{i}] was added after UBALR was built with one "
+                    "`peak_lr`, `eta_min` or `warmup_start_lr` per group: give those as single "
+                    "floats to let added groups follow the schedule, or build a new UBALR."
+                )
+            group = groups[i]
+            group.setdefault("initial_lr", group["lr"])
+            shared = {k: v for k, v in self.configs[0].to_dict().items() if k not in _PER_GROUP}
+            self.configs.append(self._group_config(i, group, shared, dict(self._new_group)))
+            self._curves.append(CurveCache(self.configs[-1]))
+            self.base_lrs.append(group["initial_lr"])
+            self._ratios.append(1.0)
+            if self._written is not None:
+                self._written.append(float(group["lr"]))
+
+    def _initial_step(self) -> None:
+        # A (re)start, also when SequentialLR restarts it. A scheduler built earlier on the
+        # same optimizer (LinearLR(start_factor=0.4), say) may have scaled a group's lr
+        # from its initial_lr already: that factor is kept, as the built-in keeps the lr.
+        self._written = None
+        self._ratios = [1.0] * len(self._ratios)
+        if self.last_epoch == -1 and not self._peak_given:
+            for i, group in enumerate(self.optimizer.param_groups):
+                lr, initial = float(group["lr"]), float(group["initial_lr"])
+                if lr != initial and initial != 0.0:
+                    self._ratios[i] = lr / initial
+        super()._initial_step()
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        del state["_curves"]
+        state["configs"] = [cfg.to_dict() for cfg in self.configs]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        if "configs" in state:
+            saved = [UBAConfig.from_dict(d) for d in state.pop("configs")]
+            if saved != self.configs:
+                warnings.warn(
+                    "UBALR.load_state_dict: the checkpoint's schedule differs from this "
+                    "scheduler's; continuing with the checkpoint's.\n"
+                    f"  checkpoint: {[c.to_dict() for c in saved]}\n"
+                    f"  this scheduler: {[c.to_dict() for c in self.configs]}",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        else:  # a CosineAnnealingLR checkpoint
+            T_max, eta_min = state.pop("T_max"), state.pop("eta_min")
+            saved = [make_config(_NAMES, total_steps=T_max, peak_lr=float(base), phi=self.phi,
+                                 min_lr=eta_min) for base in state["base_lrs"]]
+            warnings.warn(
+                f"UBALR.load_state_dict: loading a CosineAnnealingLR checkpoint (T_max={T_max}, "
+                f"eta_min={eta_min}, step {state['last_epoch']}); continuing it with phi={self.phi} "
+                "(phi=2 continues the same cosine curve).",
+                UserWarning,
+                stacklevel=2,
+            )
+            state["_ratios"] = [1.0] * len(saved)
+            state["_written"] = [float(lr) for lr in state["_last_lr"]]
+            state["_past_budget_warned"] = state["last_epoch"] > T_max
+            state["_new_group"] = {"peak_lr": None, "min_lr": eta_min, "warmup_start_lr": 0.0}
+        super().load_state_dict(state)
+        self.configs = saved
+        self._curves = [CurveCache(cfg) for cfg in saved]
+
+
+def get_uba_schedule_with_warmup(
+    optimizer: torch.optim.Optimizer,
+    num_warmup_steps: int,
+    num_training_steps: int,
+    last_epoch: int = -1,
+    *,
+    phi: float = DEFAULT_PHI,
+    min_lr: float = 0.0,
+) -> UBALR:
+    r"""UBA with linear warmup from 0, named and ordered like transformers' schedule factories.
+
+    ``get_cosine_schedule_with_warmup(optimizer, num_warmup_steps, num_training_steps)``
+    gives the same rates as this with ``phi=2``. The result is a :class:`UBALR`, so
+    the HF ``Trainer`` saves it and reloads it with ``weights_only=True``.
+
+    Args:
+        optimizer: The optimizer; each group's ``lr`` is its peak.
+        num_warmup_steps: Warmup length, from 0 to the peak.
+        num_training_steps: Budget in optimizer updates, warmup included.
+        last_epoch: As in torch.
+        phi: Shape, > 0 (2 is cosine).
+        min_lr: Floor reached at ``num_training_steps``.
+
+    Examples:
+        >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
+        >>> sched = get_uba_schedule_with_warmup(opt, 10, 110, phi=2.0)
+        >>> for _ in range(60):
+        ...     opt.step(); sched.step()
+        >>> round(sched.get_last_lr()[0], 12)
+        0.5
+    """
+    # Validate under this function's argument names; the peak is each group's lr.
+    make_config({"total_steps": "num_training_steps", "warmup_steps": "num_warmup_steps"},
+                total_steps=num_training_steps, warmup_steps=num_warmup_steps, peak_lr=0.0,
+                phi=phi, min_lr=min_lr)
+    return UBALR(optimizer, num_training_steps, min_lr, last_epoch, phi=phi, warmup_steps=num_warmup_steps)
