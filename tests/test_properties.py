@@ -39,13 +39,14 @@ def log_uniform(lo: float, hi: float) -> st.SearchStrategy[float]:
 
 @st.composite
 def configs(draw) -> UBAConfig:
-    """Any valid config: T in 1..1e9 (biased to small), W in 0..T-1, rates in [0, 10]."""
+    """Any valid config: T in 1..1e9 (biased to small), W in 0..T-1, rates in [0, 10], phi in [1e-6, 1e30]."""
     total = draw(st.one_of(st.integers(1, 16), st.integers(1, 10_000), st.integers(1, 10**9)))
     warm = draw(st.one_of(st.just(0), st.just(total - 1), st.integers(0, total - 1)))
     peak = draw(st.one_of(st.sampled_from([0.0, 10.0]), st.floats(0.0, 10.0)))
     floor = draw(st.one_of(st.just(0.0), st.just(peak), st.floats(0.0, peak)))
     start = draw(st.one_of(st.just(0.0), st.just(peak), st.floats(0.0, 10.0)))
-    phi = draw(st.one_of(st.just(2.0), log_uniform(1e-6, 1e6)))
+    # up to 1e30: a phi above tan(pi/2)^2 in float32 (~5e14) once pulled step W below the peak
+    phi = draw(st.one_of(st.just(2.0), log_uniform(1e-6, 1e6), log_uniform(1e6, 1e30)))
     return UBAConfig(total_steps=total, peak_lr=peak, phi=phi, min_lr=floor,
                      warmup_steps=warm, warmup_start_lr=start)
 
