@@ -258,6 +258,28 @@ def test_compound_cosanneal(torch, sched_mod, cosines, partner, driver, eta_min)
     assert_groups_close(runs["builtin"], runs["ours"], BUILTIN_RTOLS, atol=eta_min)
 
 
+def plateau_runs(torch, cosines, lr, metrics, make_plateau, make_cosine) -> dict:
+    """Each cosine (ours, the built-in) with a ReduceLROnPlateau, as upstream steps them.
+
+    Returns:
+        name -> the lrs of every group after each epoch, an array (epochs, groups).
+    """
+    runs = {}
+    for name, cls in cosines.items():
+        opt = upstream_sgd(torch)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        plateau, cos = make_plateau(opt), make_cosine(cls, opt)
+        rows = []
+        for metric in metrics:
+            opt.step()
+            plateau.step(metric)
+            cos.step()
+            rows.append(group_lrs(opt))
+        runs[name] = np.array(rows)
+    return runs
+
+
 def test_compound_reduce_lr_on_plateau4(torch, sched_mod, cosines) -> None:
     """test_compound_reduce_lr_on_plateau4: no cut (metrics rise fast enough), CosineAnnealingLR(opt, epochs, eta_min).
 
@@ -267,20 +289,10 @@ def test_compound_reduce_lr_on_plateau4(torch, sched_mod, cosines) -> None:
     epochs, eta_min = 10, 1e-10
     metrics = [1.5 * 1.025**i for i in range(20)]
     expected = [[cosine(e + 1, 0.05, eta_min, epochs)] * 2 for e in range(epochs)]
-    runs = {}
-    for name, cls in cosines.items():
-        opt = upstream_sgd(torch)
-        for group in opt.param_groups:
-            group["lr"] = 0.05
-        plateau = sched_mod.ReduceLROnPlateau(opt, mode="max", patience=3, threshold_mode="rel", threshold=0.1)
-        cos = cls(opt, epochs, eta_min)  # upstream's positional call
-        rows = []
-        for e in range(epochs):
-            opt.step()
-            plateau.step(metrics[e])
-            cos.step()
-            rows.append(group_lrs(opt))
-        runs[name] = np.array(rows)
+    runs = plateau_runs(torch, cosines, 0.05, metrics[:epochs],
+                        lambda opt: sched_mod.ReduceLROnPlateau(opt, mode="max", patience=3,
+                                                                threshold_mode="rel", threshold=0.1),
+                        lambda cls, opt: cls(opt, epochs, eta_min))  # upstream's positional call
     assert_groups_close(runs["ours"], expected, (TORCH_RTOL, TORCH_RTOL))
     assert_groups_close(runs["ours"], runs["builtin"], (TORCH_RTOL, TORCH_RTOL))
 
@@ -295,22 +307,10 @@ def test_compound_reduce_lr_on_plateau_with_cuts(torch, sched_mod, cosines) -> N
     metrics = [10 - i * 0.0165 for i in range(epochs)]
     cuts = [1.0] * 6 + [0.1] * 7 + [0.01] * 7 + [0.001] * 2
     expected = [[cosine(e + 1, 0.5, 0.0, epochs) * cuts[e]] * 2 for e in range(epochs)]
-    runs = {}
-    for name, cls in cosines.items():
-        opt = upstream_sgd(torch)
-        for group in opt.param_groups:
-            group["lr"] = 0.5
-        plateau = sched_mod.ReduceLROnPlateau(
-            opt, patience=5, cooldown=0, threshold_mode="abs", mode="min", threshold=0.1
-        )
-        cos = cls(opt, epochs)
-        rows = []
-        for e in range(epochs):
-            opt.step()
-            plateau.step(metrics[e])
-            cos.step()
-            rows.append(group_lrs(opt))
-        runs[name] = np.array(rows)
+    runs = plateau_runs(torch, cosines, 0.5, metrics,
+                        lambda opt: sched_mod.ReduceLROnPlateau(opt, patience=5, cooldown=0,
+                                                                threshold_mode="abs", mode="min", threshold=0.1),
+                        lambda cls, opt: cls(opt, epochs))
     assert_groups_close(runs["ours"], expected, (TORCH_RTOL, TORCH_RTOL), atol=1e-18)
     assert_groups_close(runs["ours"], runs["builtin"], (TORCH_RTOL, TORCH_RTOL), atol=1e-18)
 
