@@ -412,3 +412,18 @@ def test_the_budget_warning_can_be_made_an_error() -> None:
         lrs_of(opt, sched, 3)
         with pytest.raises(UBABudgetWarning):
             lrs_of(opt, sched, 1)
+
+
+def test_a_checkpoint_without_factors_continues_the_curve() -> None:
+    """A state saved before UBALR carried factors (version 0.1) has no _ratios / _written."""
+    opt = make_optimizer()
+    sched = UBALR(opt, 20, phi=3.0)
+    lrs_of(opt, sched, 6)
+    old = {k: v for k, v in sched.state_dict().items()
+           if k not in ("_ratios", "_written", "_new_group", "_peak_given", "_past_budget_warned")}
+    opt2 = make_optimizer()
+    resumed = UBALR(opt2, 20, phi=3.0)
+    opt2.load_state_dict(opt.state_dict())
+    resumed.load_state_dict(old)
+    np.testing.assert_array_equal(lrs_of(opt2, resumed, 14),
+                                  UBAConfig(total_steps=20, peak_lr=0.1, phi=3.0)(np.arange(6, 20)))

@@ -247,6 +247,9 @@ class UBALR(LRScheduler):
         state = dict(state_dict)
         if "configs" in state:
             saved = [UBAConfig.from_dict(d) for d in state.pop("configs")]
+            # a checkpoint of version 0.1 carries no factors: it wrote the curve itself
+            state.setdefault("_ratios", [1.0] * len(saved))
+            state.setdefault("_written", [float(lr) for lr in state["_last_lr"]])
             if saved != self.configs:
                 warnings.warn(
                     "UBALR.load_state_dict: the checkpoint's schedule differs from this "
