@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from typing import Any
 
@@ -9,6 +11,12 @@ from uba_core import DEFAULT_PHI, CurveCache, UBAConfig, check_int, make_config,
 
 torch = require_framework("torch", "torch")
 from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
+
+# The budget warning is attributed to the first frame outside these folders, the code that
+# called step(): accelerate (imported by transformers too) ignores every UserWarning whose
+# module is torch.optim.lr_scheduler, where a fixed stacklevel would point.
+_INTERNAL = tuple(os.path.dirname(os.path.abspath(f)) + os.sep
+                  for f in (__file__, sys.modules[LRScheduler.__module__].__file__))
 
 _NAMES = {"total_steps": "T_max", "min_lr": "eta_min"}
 _PER_GROUP = {"peak_lr": "peak_lr", "min_lr": "eta_min", "warmup_start_lr": "warmup_start_lr"}
@@ -190,7 +198,7 @@ class UBALR(LRScheduler):
                 "prepared scheduler once per process; gradient accumulation and skipped GradScaler "
                 "steps change the count).",
                 UBABudgetWarning,
-                stacklevel=3,
+                stacklevel=_caller_stacklevel(),
             )
         self._written = self._values()
         return self._written
@@ -277,6 +285,14 @@ class UBALR(LRScheduler):
         super().load_state_dict(state)
         self.configs = saved
         self._curves = [CurveCache(cfg) for cfg in saved]
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` of the first caller outside uba_torch and torch.optim."""
+    frame, level = sys._getframe(2), 2  # the frame that calls warnings.warn is level 1
+    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def get_uba_schedule_with_warmup(
