@@ -23,19 +23,18 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from _processes import TIMEOUT, run_ranks, worker_env
 from conftest import REQUIRED, assert_float32_close, framework
 
 from uba_core import UBAConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = Path(__file__).with_name("_dist_workers.py")
-TIMEOUT = 240  # seconds per worker process; a hung collective fails instead of blocking
 
 # Warmup hand-off at 4, budget 20; 24 updates run 4 past it, where the floor must hold.
 CFG = UBAConfig(total_steps=20, peak_lr=0.1, phi=3.0, min_lr=0.001, warmup_steps=4, warmup_start_lr=0.01)
@@ -47,15 +46,6 @@ EPS32 = float(np.finfo(np.float32).eps)
 def core(first: int = 0, stop: int = STEPS) -> np.ndarray:
     """The float64 core's lr for updates ``first`` .. ``stop - 1``."""
     return CFG(np.arange(first, stop))
-
-
-def worker_env(**overrides: str) -> dict[str, str]:
-    """This process's environment, the repository on PYTHONPATH, plus ``overrides``."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env.update(overrides)
-    return env
 
 
 def worker_command(scenario: str, out: Path, **kwargs: Any) -> list[str]:
@@ -87,48 +77,6 @@ def run_worker(scenario: str, out: Path, env: dict[str, str], **kwargs: Any) -> 
         raise AssertionError(f"{scenario} timed out after {TIMEOUT} s:\n{err.stderr}") from err
     assert proc.returncode == 0, f"{scenario} failed ({proc.returncode}):\n{proc.stderr[-6000:]}"
     return json.loads(out.read_text())
-
-
-def run_ranks(cmd: list[str], cwd: Path, world_size: int) -> None:
-    """Run ``cmd`` as ranks 0 .. world_size - 1 of one gloo process group on 127.0.0.1.
-
-    Each rank gets RANK, WORLD_SIZE and a file:// rendezvous in ``cwd`` (gloo on the
-    loopback interface); its output goes to ``cwd / f"rank{rank}.log"``. A rank that fails
-    leaves the others stuck in a collective: they are killed at the first failure.
-
-    Raises:
-        AssertionError: a rank failed or the run timed out; the message holds every
-            rank's exit status and the end of its output.
-    """
-    rendezvous = cwd / "rendezvous"
-    rendezvous.unlink(missing_ok=True)
-    procs = []
-    for rank in range(world_size):
-        env = worker_env(UBA_DDP_INIT=f"file://{rendezvous}", GLOO_SOCKET_IFNAME="lo",
-                         RANK=str(rank), WORLD_SIZE=str(world_size), OMP_NUM_THREADS="1")
-        with open(cwd / f"rank{rank}.log", "w") as log:
-            procs.append(subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT))
-    deadline = time.monotonic() + TIMEOUT
-    try:
-        while time.monotonic() < deadline and not all(p.poll() == 0 for p in procs):
-            if any(p.poll() not in (None, 0) for p in procs):
-                break
-            time.sleep(0.2)
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-    if any(p.returncode != 0 for p in procs):
-        report = "\n".join(
-            f"--- rank {rank}: exit status {p.returncode} ---\n"
-            f"{(cwd / f'rank{rank}.log').read_text()[-4000:]}"
-            for rank, p in enumerate(procs)
-        )
-        raise AssertionError(
-            f"not every rank succeeded (a rank failed, or {TIMEOUT} s passed; ranks still "
-            f"running were then killed, exit status -9):\n{report}"
-        )
 
 
 def assert_weight_deltas_use_lr_k(weights: list[float]) -> None:
