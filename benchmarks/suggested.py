@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from budgeted import choose, compare, fmt, run_grid
-from tasks import TASKS, task_spectrum
+from tasks import task_spectrum
 
 import uba_core
 

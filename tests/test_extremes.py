@@ -20,7 +20,6 @@ import mpmath
 import numpy as np
 import pytest
 from conftest import (
-    TINY32,
     assert_float32_matches_core,
     framework,
     keras_rates,

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import assert_float32_matches_core, framework, keras_rates, optax_rates, torch_rates
+from conftest import assert_float32_matches_core, keras_rates, optax_rates, torch_rates
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
