@@ -168,31 +168,47 @@ class UBALR(LRScheduler):
         Called from outside ``step()`` it warns, as torch's schedulers do, and
         changes nothing; use ``get_last_lr()``.
         """
+        t = self.last_epoch
         if not self._get_lr_called_within_step:
             warnings.warn("To get the last learning rate computed by the scheduler, "
                           "please use `get_last_lr()`.", UserWarning, stacklevel=2)
-            return self._values()
-        self._adopt_new_groups()
-        if self._written is not None:
-            for i, group in enumerate(self.optimizer.param_groups):
-                self._carry_external_change(i, group["lr"])
-        return self._record()
+            return [curve(t) * r for curve, r in zip(self._curves, self._ratios)]
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self._curves):
+            self._adopt_new_groups()
+        written, ratios = self._written, self._ratios
+        values = []
+        for i, curve in enumerate(self._curves):
+            if written is not None:  # keep what changed the group's lr since the last step
+                lr, w = groups[i]["lr"], written[i]
+                if lr != w:
+                    if type(lr) is not float:  # a tensor holds w rounded to its dtype
+                        lr = _tensor_value(lr, w)
+                    if lr != w and w != 0.0:
+                        ratios[i] *= lr / w
+            values.append(curve(t) * ratios[i])
+        if t > self.configs[0].total_steps:
+            self._past_budget(t)
+        self._written = values
+        return values
 
     def _get_closed_form_lr(self) -> list[float]:
         # step(epoch) and SequentialLR's hand-over: the curve itself, as torch's closed
         # forms give theirs from base_lrs alone.
-        self._adopt_new_groups()
-        self._ratios = [1.0] * len(self._ratios)
-        return self._record()
+        if len(self.optimizer.param_groups) != len(self._curves):
+            self._adopt_new_groups()
+        t = self.last_epoch
+        if t > self.configs[0].total_steps:
+            self._past_budget(t)
+        self._ratios = [1.0] * len(self._curves)
+        self._written = [curve(t) for curve in self._curves]
+        return self._written
 
-    def _values(self) -> list[float]:
-        return [curve(self.last_epoch) * r for curve, r in zip(self._curves, self._ratios)]
-
-    def _record(self) -> list[float]:
-        if self.last_epoch > self.T_max and not self._past_budget_warned:
+    def _past_budget(self, t: int) -> None:
+        if not self._past_budget_warned:
             self._past_budget_warned = True
             warnings.warn(
-                f"UBALR was stepped past its budget: step {self.last_epoch} > T_max={self.T_max}. "
+                f"UBALR was stepped past its budget: step {t} > T_max={self.T_max}. "
                 "The rate holds eta_min from here. If the budget is meant to cover the whole run, "
                 "check that the scheduler is stepped once per optimizer update (accelerate steps a "
                 "prepared scheduler once per process; gradient accumulation and skipped GradScaler "
@@ -200,18 +216,6 @@ class UBALR(LRScheduler):
                 UBABudgetWarning,
                 stacklevel=_caller_stacklevel(),
             )
-        self._written = self._values()
-        return self._written
-
-    def _carry_external_change(self, i: int, lr: Any) -> None:
-        written = self._written[i]
-        if isinstance(lr, torch.Tensor):  # the tensor holds `written` rounded to its dtype
-            same = bool(lr == torch.tensor(written, dtype=lr.dtype))
-            lr = float(lr)
-        else:
-            same = lr == written
-        if not same and written != 0.0:
-            self._ratios[i] *= lr / written
 
     def _adopt_new_groups(self) -> None:
         groups = self.optimizer.param_groups
@@ -285,6 +289,11 @@ class UBALR(LRScheduler):
         super().load_state_dict(state)
         self.configs = saved
         self._curves = [CurveCache(cfg) for cfg in saved]
+
+
+def _tensor_value(lr: Any, written: float) -> float:
+    """A tensor lr as a float; ``written`` if it holds ``written`` rounded to its dtype."""
+    return written if bool(lr == torch.tensor(written, dtype=lr.dtype)) else float(lr)
 
 
 def _caller_stacklevel() -> int:
