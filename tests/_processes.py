@@ -6,6 +6,10 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from types import ModuleType
+
+import pytest
+from conftest import REQUIRED
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 240  # seconds per worker process; a hung collective fails instead of blocking
@@ -60,3 +64,12 @@ def run_ranks(cmd: list[str], cwd: Path, world_size: int) -> None:
             f"not every rank succeeded (a rank failed, or {TIMEOUT} s passed; ranks still "
             f"running were then killed, exit status -9):\n{report}"
         )
+
+
+def require_gloo(torch: ModuleType) -> None:
+    """Skip without torch's gloo backend; fail instead when CI requires torch (no skip may hide a test)."""
+    if torch.distributed.is_available() and torch.distributed.is_gloo_available():
+        return
+    if "torch" in REQUIRED:
+        pytest.fail("torch is required (UBA_REQUIRE_FRAMEWORKS) but this build has no gloo backend")
+    pytest.skip("this torch build has no gloo backend")

@@ -384,3 +384,15 @@ def test_curve_cache_rejects_a_negative_step_with_value_error() -> None:
     assert cache(3) == float(UBAConfig(total_steps=10, peak_lr=1.0)(3))
     with pytest.raises(ValueError, match="`step` must be >= 0. Received: step=-5"):
         cache(-5)
+
+
+@pytest.mark.parametrize("cfg", [
+    UBAConfig(total_steps=634441525, peak_lr=10.0, phi=0.01261245351885681, min_lr=3.9511343854138037),
+    UBAConfig(total_steps=312685727, peak_lr=1.9721617871562047, phi=0.012205942326553499),
+    UBAConfig(total_steps=561528627, peak_lr=10.0, phi=6.823276153121079e-05, min_lr=2.626252384531237,
+              warmup_steps=473756793),
+], ids=["T6e8-floor", "T3e8", "T5e8-warm"])
+def test_rates_never_rise_by_an_ulp_at_the_start_of_a_long_decay(cfg: UBAConfig) -> None:
+    # consecutive rates there differ by less than one ulp; rounding once made some rise by one
+    steps = np.arange(cfg.warmup_steps, cfg.warmup_steps + 5000)
+    assert np.all(np.diff(cfg(steps)) <= 0)

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _processes import TIMEOUT, run_ranks, worker_env
-from conftest import REQUIRED, assert_float32_close, framework
+from _processes import TIMEOUT, require_gloo, run_ranks, worker_env
+from conftest import assert_float32_close, framework
 
 from uba_core import UBAConfig
 
@@ -97,10 +97,7 @@ def assert_weight_deltas_use_lr_k(weights: list[float]) -> None:
 def ddp_ranks(tmp_path_factory) -> list[dict[str, Any]]:
     """Both ranks' results of tests/_dist_workers.py:torch_ddp, in rank order."""
     torch = framework("torch", "torch")
-    if not (torch.distributed.is_available() and torch.distributed.is_gloo_available()):
-        if "torch" in REQUIRED:  # required means tested: no skip may hide the DDP tests
-            pytest.fail("torch is required (UBA_REQUIRE_FRAMEWORKS) but this build has no gloo backend")
-        pytest.skip("this torch build has no gloo backend")
+    require_gloo(torch)
     tmp = tmp_path_factory.mktemp("ddp")
     out = tmp / "rank{rank}.json"
     cmd = worker_command("torch_ddp", out, steps=STEPS, resume_at=RESUME_AT, ckpt=str(tmp / "ckpt.pt"))

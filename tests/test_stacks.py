@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import REQUIRED, framework
-from _processes import TIMEOUT, run_ranks, worker_env
+from conftest import framework
+from _processes import TIMEOUT, require_gloo, run_ranks, worker_env
 
 from uba_core import UBAConfig
 
@@ -163,10 +163,7 @@ def accelerate_ranks(tmp_path_factory):
     """``get(recipe)``: both ranks' results of tests/_stack_workers.py:accelerate, run once per recipe."""
     torch = framework("torch", "torch")
     framework("torch", "accelerate")
-    if not (torch.distributed.is_available() and torch.distributed.is_gloo_available()):
-        if "torch" in REQUIRED:  # required means tested: no skip may hide these tests
-            pytest.fail("torch is required (UBA_REQUIRE_FRAMEWORKS) but this build has no gloo backend")
-        pytest.skip("this torch build has no gloo backend")
+    require_gloo(torch)
     results: dict[str, list[dict[str, Any]]] = {}
 
     def get(recipe: str) -> list[dict[str, Any]]:

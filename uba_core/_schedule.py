@@ -19,10 +19,12 @@ The code evaluates the algebraically identical form
 :math:`\cos^2(\pi q / 2)`). Nothing cancels for any :math:`\varphi > 0`; the
 remaining fraction :math:`q` is computed from the step itself, so near the end
 of the run :math:`f \approx (\pi q)^2 / (2\varphi)` keeps full relative precision
-in float32; at :math:`q = 1` the tangent is huge but finite and :math:`f = 1`;
-at :math:`q = 0`, :math:`f = 0` exactly, so the floor is exact. One
-transcendental per step, and the expression stays differentiable in
-:math:`\varphi` everywhere.
+in float32; at :math:`q = 1`, :math:`f = 1` is set exactly (the tangent there is
+only large, which a huge :math:`\varphi` would notice); at :math:`q = 0`,
+:math:`f = 0` exactly, so the floor is exact. Above :math:`f = 1/2` it is computed
+as :math:`1 - (\varphi/2) / (\tau^2 + \varphi/2)`, whose rounded values never rise
+from one step to the next. One transcendental per step, and the expression stays
+differentiable in :math:`\varphi` everywhere.
 """
 
 from __future__ import annotations
@@ -51,7 +53,14 @@ def _shape(q: Any, phi: Any, xp: ModuleType) -> Any:
     """
     tau = xp.tan(_HALF_PI * q)
     tt = tau * tau
-    return xp.where(q < 1.0, tt / (tt + 0.5 * phi), 1.0)
+    half_phi = 0.5 * phi
+    inv = 1.0 / (tt + half_phi)
+    # Above 1/2, f = 1 - (phi / 2) / (tt + phi / 2): the subtracted term only grows from
+    # step to step, so the rounded rates never rise, even by one ulp, where consecutive
+    # steps differ by less than that (long budgets, small phi). Below 1/2, tt / (...)
+    # keeps the relative precision to the last step.
+    f = xp.where(tt > half_phi, 1.0 - half_phi * inv, tt * inv)
+    return xp.where(q < 1.0, f, 1.0)
 
 
 def uba_factor(progress: Any, phi: Any, *, xp: ModuleType = numpy) -> Any:
