@@ -457,3 +457,20 @@ def test_budgets_beyond_int32_do_not_overflow(decay_steps) -> None:
     ours, theirs = uba_decay_schedule(1000.0, decay_steps), optax.cosine_decay_schedule(1000.0, decay_steps)
     for count in (0, 5, 10**9, 2**31 - 1):
         np.testing.assert_allclose(float(jax.jit(ours)(count)), float(theirs(count)), rtol=1e-6)
+
+
+def test_a_concrete_phi_override_is_used() -> None:
+    cfg = UBAConfig(total_steps=10, peak_lr=1.0, phi=2.0)
+    got = np.asarray(schedule_from_config(cfg, phi=8.0)(jnp.arange(12)))
+    assert_float32_close(got, UBAConfig(total_steps=10, peak_lr=1.0, phi=8.0), np.arange(12))
+
+
+def test_grad_in_phi_is_finite_with_an_exponent_below_one() -> None:
+    for count in (0, 50, 99, 100, 200):
+        g = jax.grad(lambda phi, c=count: uba_decay_schedule(0.1, 100, exponent=0.5, phi=phi)(c))(3.0)
+        assert np.isfinite(float(g))
+
+
+def test_a_bfloat16_rate_is_accepted() -> None:
+    sched = uba_decay_schedule(jnp.bfloat16(0.5), 100)
+    np.testing.assert_allclose(float(sched(50)), 0.25, rtol=1e-6)

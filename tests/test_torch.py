@@ -427,3 +427,73 @@ def test_a_checkpoint_without_factors_continues_the_curve() -> None:
     resumed.load_state_dict(old)
     np.testing.assert_array_equal(lrs_of(opt2, resumed, 14),
                                   UBAConfig(total_steps=20, peak_lr=0.1, phi=3.0)(np.arange(6, 20)))
+
+
+@pytest.mark.parametrize("build", ["peak_lr", "from_config", "default"])
+def test_a_partner_built_first_keeps_its_factor_whatever_the_peak_source(build: str) -> None:
+    """ConstantLR applies its factor when built; UBALR built after it keeps that factor."""
+    def ubalr(opt):
+        if build == "peak_lr":
+            return UBALR(opt, 10, peak_lr=0.1)
+        if build == "from_config":
+            return UBALR.from_config(opt, UBAConfig(total_steps=10, peak_lr=0.1))
+        return UBALR(opt, 10)
+
+    ours_opt, theirs_opt = make_optimizer(), make_optimizer()
+    ours = ChainedScheduler([ConstantLR(ours_opt, 0.1, 2), ubalr(ours_opt)])
+    theirs = ChainedScheduler([ConstantLR(theirs_opt, 0.1, 2), CosineAnnealingLR(theirs_opt, 10)])
+    np.testing.assert_allclose(lrs_of(ours_opt, ours, 10), lrs_of(theirs_opt, theirs, 10), rtol=1e-12)
+
+
+@pytest.mark.parametrize("value", [0, np.float64(0.01), np.float32(0.01)], ids=["int", "numpy64", "numpy32"])
+def test_an_lr_set_to_an_int_or_numpy_value_is_a_factor(value) -> None:
+    opt = make_optimizer()
+    sched = UBALR(opt, 20)
+    lrs_of(opt, sched, 4)
+    written = opt.param_groups[0]["lr"]
+    opt.param_groups[0]["lr"] = value
+    used = lrs_of(opt, sched, 4)
+    cfg = UBAConfig(total_steps=20, peak_lr=0.1)
+    np.testing.assert_allclose(used[1:], float(value) / written * cfg(np.arange(5, 8)), rtol=1e-6)
+
+
+def test_numpy_arguments_keep_the_state_loadable_with_weights_only(tmp_path) -> None:
+    opt = make_optimizer()
+    sched = UBALR(opt, np.int64(20), np.float64(1e-4), phi=np.float32(3.0), warmup_start_lr=np.float64(0.0))
+    lrs_of(opt, sched, 3)
+    torch.save(sched.state_dict(), tmp_path / "s.pt")
+    assert torch.load(tmp_path / "s.pt", weights_only=True)["configs"] == [c.to_dict() for c in sched.configs]
+
+
+def test_an_added_group_peaks_at_its_own_lr_even_with_one_peak_lr() -> None:
+    opt = make_optimizer()
+    sched = UBALR(opt, 10, peak_lr=0.1)
+    opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros((), dtype=torch.float64))], "lr": 0.01})
+    lrs_of(opt, sched, 1)
+    assert opt.param_groups[1]["lr"] == float(UBAConfig(total_steps=10, peak_lr=0.01)(1))
+
+
+def test_an_added_tensor_lr_group_keeps_its_peak_apart_from_its_rate() -> None:
+    opt = make_optimizer()
+    sched = UBALR(opt, 10)
+    lr = torch.tensor(0.05)
+    opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(()))], "lr": lr})
+    lrs_of(opt, sched, 4)
+    group = opt.param_groups[1]
+    assert group["lr"] is lr and group["initial_lr"] is not lr
+    assert float(group["initial_lr"]) == float(torch.tensor(0.05)) and sched.configs[1].peak_lr == float(torch.tensor(0.05))
+
+
+def test_a_foreign_checkpoint_is_refused_naming_what_it_got() -> None:
+    other = LinearLR(make_optimizer(), 0.5, total_iters=3)
+    with pytest.raises(ValueError, match=r"UBALR or of a CosineAnnealingLR. Received a state with keys \[.*'end_factor'"):
+        UBALR(make_optimizer(), 10).load_state_dict(other.state_dict())
+
+
+def test_the_factory_keeps_transformers_positional_order() -> None:
+    from uba_torch import get_uba_schedule_with_warmup
+
+    with pytest.raises(TypeError):  # transformers' 4th positional is num_cycles: no silent meaning
+        get_uba_schedule_with_warmup(make_optimizer(), 2, 10, 0.5)
+    with pytest.raises(ValueError, match="`num_warmup_steps` must be < `num_training_steps`"):
+        get_uba_schedule_with_warmup(make_optimizer(), 10, 10)

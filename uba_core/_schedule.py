@@ -162,8 +162,9 @@ def _decay(step: Any, config: UBAConfig, rates: _Rates, xp: ModuleType, remainin
         remaining = float(config.total_steps) - step
     q = xp.clip(remaining / float(config.total_steps - config.warmup_steps), 0.0, 1.0)
     f = _shape(q, rates.phi, xp)
-    if config.exponent != 1.0:
-        f = f**config.exponent
+    if config.exponent != 1.0:  # 0 ** e in the where's other branch would make grad NaN
+        positive = f > 0.0
+        f = xp.where(positive, xp.where(positive, f, 1.0) ** config.exponent, 0.0)
     peak, floor = rates.peak_lr, rates.min_lr
     lr = floor + (peak - floor) * f
     # 0 <= f <= 1, but floor + (peak - floor) can round one ulp past the peak: keep the

@@ -98,6 +98,8 @@ def _real_scalar_array(value: Any) -> bool:
         return False
     dtype = getattr(value, "dtype", None)
     kind = getattr(dtype, "kind", None)  # numpy and jax dtypes
+    if kind == "V" and "float" in str(dtype):  # bfloat16 and the float8s of ml_dtypes
+        kind = "f"
     if kind is None and dtype is not None:  # torch dtypes
         floating = getattr(dtype, "is_floating_point", False)
         integer = str(dtype).startswith(("torch.int", "torch.uint"))

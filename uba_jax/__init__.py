@@ -15,6 +15,7 @@ bfloat16. Past the budget it holds the floor.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -63,7 +64,10 @@ def schedule_from_config(config: UBAConfig, *, phi: Any = None) -> Schedule:
             f"Argument `config` must be a UBAConfig. Received: config={config!r} "
             f"({type(config).__name__})."
         )
-    return _schedule(config, phi=None if phi is None else _checked_phi(phi)[1])
+    if phi is None:
+        return _schedule(config)
+    value, array = _split("phi", phi, placeholder=config.phi, positive=True)
+    return _schedule(dataclasses.replace(config, phi=value), phi=array)
 
 
 def _schedule(config: UBAConfig, **overrides: Any) -> Schedule:
@@ -83,32 +87,21 @@ def _schedule(config: UBAConfig, **overrides: Any) -> Schedule:
     return schedule
 
 
-def _checked_phi(phi: Any) -> tuple[float, Any]:
-    """``(value to validate the config with, traced phi or None)``.
+def _split(name: str, value: Any, *, placeholder: float, **rules: Any) -> tuple[float, Any]:
+    """``(value for the config, array override or None)`` of an ArrayLike argument.
 
-    A concrete phi is validated (and must fit float32); a traced one (under
-    ``jax.grad``) cannot be, and is passed through.
-    """
-    if isinstance(phi, jax.core.Tracer):
-        return 2.0, phi
-    return check_float32_positive("phi", check_real("phi", phi, positive=True)), None
-
-
-def _checked_rate(name: str, value: Any, maximum: float | None = None) -> tuple[float, Any]:
-    """``(value for the config, array override or None)`` of a rate argument.
-
-    A Python or 0-d value is validated and goes into the config. An array (a
-    learning-rate sweep) is validated element by element and a traced one is passed
-    through, as optax's rates are ArrayLike; the config then holds a placeholder.
+    A Python or 0-d value is checked against ``rules`` (those of ``check_real``) and
+    goes into the config. A concrete array (a learning-rate sweep) is checked element
+    by element, and a traced one (under jit, vmap or grad) is passed through; the
+    config then holds ``placeholder``.
     """
     if isinstance(value, jax.core.Tracer):
-        return 0.0, value
+        return placeholder, value
     if numpy.ndim(value) == 0 or not hasattr(value, "shape"):
-        return check_real(name, value, minimum=0.0, maximum=maximum), None
-    values = numpy.asarray(value)
-    for item in values.ravel():
-        check_real(name, item, minimum=0.0, maximum=maximum)
-    return 0.0, jnp.asarray(value)
+        return check_real(name, value, **rules), None
+    for item in numpy.asarray(value).ravel():
+        check_real(name, item, **rules)
+    return placeholder, jnp.asarray(value)
 
 
 def uba_decay_schedule(
@@ -140,12 +133,12 @@ def uba_decay_schedule(
         >>> round(float(sched(50)), 6), float(sched(10**9))
         (0.5, 0.0)
     """
-    init, init_array = _checked_rate("init_value", init_value)
-    frac, alpha_array = _checked_rate("alpha", alpha, maximum=1.0)
-    floor = None
+    init, init_array = _split("init_value", init_value, placeholder=0.0, minimum=0.0)
+    frac, alpha_array = _split("alpha", alpha, placeholder=0.0, minimum=0.0, maximum=1.0)
+    floor = None  # the floor as an array where either factor is one
     if init_array is not None or alpha_array is not None:
-        floor = (init_value if init_array is None else init_array) * (alpha if alpha_array is None else alpha_array)
-    phi_value, traced = _checked_phi(phi)
+        floor = jnp.asarray(init_value) * jnp.asarray(alpha)
+    phi_value, traced = _split("phi", phi, placeholder=DEFAULT_PHI, positive=True)
     cfg = make_config({"total_steps": "decay_steps", "peak_lr": "init_value"},
                       total_steps=decay_steps, peak_lr=init, phi=phi_value, min_lr=frac * init,
                       exponent=exponent)
@@ -184,10 +177,10 @@ def warmup_uba_decay_schedule(
         >>> [round(float(sched(c)), 6) for c in (0, 5, 10, 60, 110)]
         [0.0, 0.5, 1.0, 0.5, 0.0]
     """
-    start, start_array = _checked_rate("init_value", init_value)
-    peak, peak_array = _checked_rate("peak_value", peak_value)
-    end, end_array = _checked_rate("end_value", end_value)
-    phi_value, traced = _checked_phi(phi)
+    start, start_array = _split("init_value", init_value, placeholder=0.0, minimum=0.0)
+    peak, peak_array = _split("peak_value", peak_value, placeholder=0.0, minimum=0.0)
+    end, end_array = _split("end_value", end_value, placeholder=0.0, minimum=0.0)
+    phi_value, traced = _split("phi", phi, placeholder=DEFAULT_PHI, positive=True)
     names = {"total_steps": "decay_steps", "peak_lr": "peak_value", "min_lr": "end_value",
              "warmup_start_lr": "init_value"}
     cfg = make_config(names, total_steps=decay_steps, peak_lr=peak, phi=phi_value, min_lr=end,

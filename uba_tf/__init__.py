@@ -43,7 +43,8 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
     k-th update uses :math:`\mathrm{lr}(k)`. The rate has the dtype of
     ``initial_learning_rate`` as ``CosineDecay``'s has (float32 for a Python float,
     float64 for a float64 value or tensor); it is float32, also under a
-    ``mixed_float16`` policy, otherwise. The curve is :func:`uba_core.uba_lr` on keras.ops.
+    ``mixed_float16`` policy, otherwise. ``get_config`` holds plain floats, so a
+    reloaded schedule is float32 (``CosineDecay``'s JSON loses the dtype too). The curve is :func:`uba_core.uba_lr` on keras.ops.
 
     Args:
         initial_learning_rate: Peak, or the warmup start when ``warmup_target`` is
@@ -128,7 +129,7 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
         self.alpha = alpha
         self.name = name
         self.warmup_target = None if warmup_target is None else cfg.peak_lr
-        self.warmup_steps = warm
+        self.warmup_steps = used_warm  # the warning above is not repeated on every reload
         self.min_learning_rate = None if min_learning_rate is None else cfg.min_lr
 
     def __call__(self, step: Any) -> Any:

@@ -19,7 +19,6 @@ _INTERNAL = tuple(os.path.dirname(os.path.abspath(f)) + os.sep
                   for f in (__file__, sys.modules[LRScheduler.__module__].__file__))
 
 _NAMES = {"total_steps": "T_max", "min_lr": "eta_min"}
-_PER_GROUP = {"peak_lr": "peak_lr", "min_lr": "eta_min", "warmup_start_lr": "warmup_start_lr"}
 
 
 class UBABudgetWarning(UserWarning):
@@ -71,10 +70,11 @@ class UBALR(LRScheduler):
         exponent: The shape is raised to this power (as in optax's cosine); 1 is UBA.
 
     A group added with ``optimizer.add_param_group`` later joins the curve at the
-    current step with its own ``lr`` as its peak (the per-group options must then be
-    single floats). Values written to param groups are Python floats, or are copied
+    current step with its own ``lr`` as its peak (``eta_min`` and ``warmup_start_lr``
+    must then be single floats). Values written to param groups are Python floats, or are copied
     into the group's tensor when its ``lr`` is a tensor (so ``torch.compile`` does
-    not recompile). ``state_dict()`` holds plain types (``torch.load(weights_only=True)``
+    not recompile; to keep external factors, each step reads a tensor ``lr`` back,
+    one device synchronisation per group on a GPU). ``state_dict()`` holds plain types (``torch.load(weights_only=True)``
     reads it). ``load_state_dict`` continues with the checkpoint's schedule (warning
     if it differs from the one built); a ``CosineAnnealingLR`` checkpoint continues
     its budget, floor and peaks with this scheduler's ``phi``.
@@ -108,30 +108,26 @@ class UBALR(LRScheduler):
             )
         check_int("last_epoch", last_epoch, minimum=-1)
         count = len(optimizer.param_groups)
-        given = {"peak_lr": peak_lr, "min_lr": eta_min, "warmup_start_lr": warmup_start_lr}
-        lists = {k: per_group(_PER_GROUP[k], v, count) for k, v in given.items()}
+        lists = {"peak_lr": per_group("peak_lr", peak_lr, count),
+                 "min_lr": per_group("eta_min", eta_min, count),
+                 "warmup_start_lr": per_group("warmup_start_lr", warmup_start_lr, count)}
         shared = {"total_steps": T_max, "phi": phi, "warmup_steps": warmup_steps, "exponent": exponent}
         self.configs = [
-            self._group_config(i, group, shared, {k: v[i] for k, v in lists.items()})
+            _group_config(i, group, {**shared, **{k: v[i] for k, v in lists.items()}})
             for i, group in enumerate(optimizer.param_groups)
         ]
-        # The per-group options a group added later gets: possible when each is one value.
-        scalar = {k: v for k, v in given.items() if not isinstance(v, list | tuple)}
-        self._new_group = scalar if len(scalar) == len(given) else None
-        self._peak_given = peak_lr is not None
+        # A group added later joins with its own lr as its peak and the shared floor and
+        # warmup start, which needs those to be single values.
+        self._groups_can_join = not any(isinstance(v, list | tuple) for v in (eta_min, warmup_start_lr))
         self._curves = [CurveCache(cfg) for cfg in self.configs]
         self._ratios = [1.0] * count  # external factors on each group's curve
         self._written: list[float] | None = None  # what this scheduler last wrote
         self._past_budget_warned = False
+        # A scheduler built before this one on the same optimizer (LinearLR(0.4), say) has
+        # scaled the lrs already; the first step keeps that factor, as the built-in keeps the lr.
+        self._after_another = hasattr(optimizer.step, "_wrapped_by_lr_sched")
         super().__init__(optimizer, last_epoch)
-
-    @staticmethod
-    def _group_config(i: int, group: dict[str, Any], shared: dict[str, Any], own: dict[str, Any]) -> UBAConfig:
-        names = dict(_NAMES)
-        if own["peak_lr"] is None:  # torch's rule: initial_lr, set from lr on first build
-            own = {**own, "peak_lr": group.get("initial_lr", group["lr"])}
-            names["peak_lr"] = f"optimizer.param_groups[{i}]['lr']"
-        return make_config(names, **shared, **own)
+        del self._after_another
 
     @classmethod
     def from_config(
@@ -182,8 +178,8 @@ class UBALR(LRScheduler):
             if written is not None:  # keep what changed the group's lr since the last step
                 lr, w = groups[i]["lr"], written[i]
                 if lr != w:
-                    if type(lr) is not float:  # a tensor holds w rounded to its dtype
-                        lr = _tensor_value(lr, w)
+                    # a tensor holds w rounded to its dtype; an int or numpy lr is a value
+                    lr = _tensor_value(lr, w) if isinstance(lr, torch.Tensor) else float(lr)
                     if lr != w and w != 0.0:
                         ratios[i] *= lr / w
             values.append(curve(t) * ratios[i])
@@ -209,7 +205,7 @@ class UBALR(LRScheduler):
             self._past_budget_warned = True
             warnings.warn(
                 f"UBALR was stepped past its budget: step {t} > T_max={self.T_max}. "
-                "The rate holds eta_min from here. If the budget is meant to cover the whole run, "
+                "The rate holds the floor from here (eta_min, times any external factor). If the budget is meant to cover the whole run, "
                 "check that the scheduler is stepped once per optimizer update (accelerate steps a "
                 "prepared scheduler once per process; gradient accumulation and skipped GradScaler "
                 "steps change the count).",
@@ -220,16 +216,16 @@ class UBALR(LRScheduler):
     def _adopt_new_groups(self) -> None:
         groups = self.optimizer.param_groups
         for i in range(len(self.configs), len(groups)):
-            if self._new_group is None:
+            if not self._groups_can_join:
                 raise ValueError(
                     f"optimizer.param_groups[{i}] was added after UBALR was built with one "
-                    "`peak_lr`, `eta_min` or `warmup_start_lr` per group: give those as single "
-                    "floats to let added groups follow the schedule, or build a new UBALR."
+                    "`eta_min` or `warmup_start_lr` per group: give those as single floats to let "
+                    "added groups follow the schedule, or build a new UBALR."
                 )
             group = groups[i]
-            group.setdefault("initial_lr", group["lr"])
-            shared = {k: v for k, v in self.configs[0].to_dict().items() if k not in _PER_GROUP}
-            self.configs.append(self._group_config(i, group, shared, dict(self._new_group)))
+            lr = group["lr"]
+            group.setdefault("initial_lr", lr.clone() if isinstance(lr, torch.Tensor) else lr)
+            self.configs.append(_group_config(i, group, {**self.configs[0].to_dict(), "peak_lr": None}))
             self._curves.append(CurveCache(self.configs[-1]))
             self.base_lrs.append(group["initial_lr"])
             self._ratios.append(1.0)
@@ -237,15 +233,14 @@ class UBALR(LRScheduler):
                 self._written.append(float(group["lr"]))
 
     def _initial_step(self) -> None:
-        # A (re)start, also when SequentialLR restarts it. A scheduler built earlier on the
-        # same optimizer (LinearLR(start_factor=0.4), say) may have scaled a group's lr
-        # from its initial_lr already: that factor is kept, as the built-in keeps the lr.
+        # A (re)start, also when SequentialLR restarts it (after resetting every lr to its
+        # initial_lr): only a factor applied before this scheduler was built carries over.
         self._written = None
         self._ratios = [1.0] * len(self._ratios)
-        if self.last_epoch == -1 and not self._peak_given:
+        if self.last_epoch == -1 and getattr(self, "_after_another", False):
             for i, group in enumerate(self.optimizer.param_groups):
                 lr, initial = float(group["lr"]), float(group["initial_lr"])
-                if lr != initial and initial != 0.0:
+                if lr != initial and lr != 0.0 and initial != 0.0:  # a 0 factor could never lift
                     self._ratios[i] = lr / initial
         super()._initial_step()
 
@@ -271,7 +266,7 @@ class UBALR(LRScheduler):
                     UserWarning,
                     stacklevel=2,
                 )
-        else:  # a CosineAnnealingLR checkpoint
+        elif "T_max" in state and "eta_min" in state:  # a CosineAnnealingLR checkpoint
             T_max, eta_min = state.pop("T_max"), state.pop("eta_min")
             saved = [make_config(_NAMES, total_steps=T_max, peak_lr=float(base), phi=self.phi,
                                  min_lr=eta_min) for base in state["base_lrs"]]
@@ -285,10 +280,24 @@ class UBALR(LRScheduler):
             state["_ratios"] = [1.0] * len(saved)
             state["_written"] = [float(lr) for lr in state["_last_lr"]]
             state["_past_budget_warned"] = state["last_epoch"] > T_max
-            state["_new_group"] = {"peak_lr": None, "min_lr": eta_min, "warmup_start_lr": 0.0}
+            state["_groups_can_join"] = True
+        else:
+            raise ValueError(
+                "UBALR.load_state_dict takes the state of a UBALR or of a CosineAnnealingLR. "
+                f"Received a state with keys {sorted(state)}."
+            )
         super().load_state_dict(state)
         self.configs = saved
         self._curves = [CurveCache(cfg) for cfg in saved]
+
+
+def _group_config(i: int, group: dict[str, Any], fields: dict[str, Any]) -> UBAConfig:
+    """The config of param group ``i``; a peak of None is the group's initial_lr (torch's rule)."""
+    names = dict(_NAMES)
+    if fields["peak_lr"] is None:
+        fields = {**fields, "peak_lr": group.get("initial_lr", group["lr"])}
+        names["peak_lr"] = f"optimizer.param_groups[{i}]['lr']"
+    return make_config(names, **fields)
 
 
 def _tensor_value(lr: Any, written: float) -> float:
@@ -308,10 +317,10 @@ def get_uba_schedule_with_warmup(
     optimizer: torch.optim.Optimizer,
     num_warmup_steps: int,
     num_training_steps: int,
-    last_epoch: int = -1,
     *,
     phi: float = DEFAULT_PHI,
     min_lr: float = 0.0,
+    last_epoch: int = -1,
 ) -> UBALR:
     r"""UBA with linear warmup from 0, named and ordered like transformers' schedule factories.
 
@@ -323,9 +332,10 @@ def get_uba_schedule_with_warmup(
         optimizer: The optimizer; each group's ``lr`` is its peak.
         num_warmup_steps: Warmup length, from 0 to the peak.
         num_training_steps: Budget in optimizer updates, warmup included.
-        last_epoch: As in torch.
         phi: Shape, > 0 (2 is cosine).
         min_lr: Floor reached at ``num_training_steps``.
+        last_epoch: As in torch; keyword-only, because transformers' cosine factories
+            have ``num_cycles`` in that place.
 
     Examples:
         >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
