@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from conftest import framework
+import uba_core
 from uba_core import DEFAULT_PHI, UBAConfig, describe_phi
+from uba_core._validation import EXTRAS, install_command
 
 FRAMEWORKS = ("torch", "jax", "optax", "tensorflow", "keras", "matplotlib")
 
@@ -69,7 +71,8 @@ def test_a_missing_framework_names_the_pip_command(adapter: str, module: str, ex
             print("imported")
     """)
     assert proc.returncode == 0, proc.stderr
-    assert f"pip install 'uba-schedule[{extra}]'" in proc.stdout
+    assert f"Install it with: {install_command(extra)}" in proc.stdout
+    assert f"'{module}>=" in proc.stdout  # the command installs the missing framework itself
     assert "ImportError" in proc.stdout.splitlines()[-1]  # raised from the original error
 
 
@@ -134,3 +137,25 @@ def test_cli_bad_arguments_exit_2_with_a_message(args: list[str], message: str) 
     proc = uba(*args)
     assert proc.returncode == 2
     assert message in proc.stderr
+
+
+def test_the_install_hints_match_the_declared_extras() -> None:
+    from importlib.metadata import requires
+
+    declared: dict[str, set[str]] = {}
+    for line in requires("uba-schedule") or []:
+        req, _, marker = line.partition(";")
+        if "extra ==" in marker:
+            extra = marker.split("extra ==")[1].strip().strip("'\"")
+            declared.setdefault(extra, set()).add(req.strip().replace(" ", ""))
+    for extra, reqs in EXTRAS.items():
+        assert set(reqs) == declared[extra], extra
+
+
+def test_one_version_everywhere() -> None:
+    from importlib.metadata import version
+
+    proc = uba("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"uba {uba_core.__version__}"
+    assert version("uba-schedule") == uba_core.__version__

@@ -38,7 +38,7 @@ from uba_core._validation import (
     require_framework,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"  # the one version: pyproject.toml reads it
 
 __all__ = [
     "CurveCache",

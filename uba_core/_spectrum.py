@@ -408,7 +408,7 @@ def _progress_bar(enabled: bool, total: int, desc: str) -> Any:
     except ImportError as err:
         raise ImportError(
             f"progress=True needs tqdm, which could not be imported ({err}). Install it with: "
-            "pip install 'uba-schedule[torch]' (or [jax], or pip install tqdm), or pass progress=False."
+            "pip install 'tqdm>=4.60', or pass progress=False."
         ) from err
     return tqdm(total=total, desc=desc, unit="hvp")
 

@@ -155,6 +155,22 @@ def per_group(name: str, value: Any, count: int) -> list[Any]:
     return [value] * count
 
 
+# What each extra of pyproject.toml adds (tests/test_packaging.py keeps the two equal).
+# uba-schedule is not on a package index yet, so `pip install 'uba-schedule[torch]'`
+# cannot work; installing the requirements themselves always does.
+EXTRAS = {
+    "torch": ("torch>=2.1", "tqdm>=4.60"),
+    "jax": ("jax>=0.4.30", "optax>=0.2.3", "tqdm>=4.60"),
+    "tf": ("tensorflow>=2.16", "keras>=3"),
+    "plot": ("matplotlib>=3.7",),
+}
+
+
+def install_command(extra: str) -> str:
+    """The pip command that installs what ``extra`` adds."""
+    return "pip install " + " ".join(f"'{req}'" for req in EXTRAS[extra])
+
+
 def require_framework(module: str, extra: str) -> ModuleType:
     """Import a framework module, or explain the exact pip command that installs it.
 
@@ -166,5 +182,5 @@ def require_framework(module: str, extra: str) -> ModuleType:
     except ImportError as err:
         raise ImportError(
             f"This adapter needs `{module}`, which could not be imported ({err}). "
-            f"Install it with: pip install 'uba-schedule[{extra}]'"
+            f"Install it with: {install_command(extra)}"
         ) from err

@@ -22,13 +22,16 @@ from types import ModuleType
 
 import numpy
 
+from uba_core import __version__
 from uba_core._chebyshev import describe_phi, phi_for_condition_number
 from uba_core._schedule import DEFAULT_PHI, UBAConfig, make_config
+from uba_core._validation import install_command
 from uba_core._spectrum import suggest_phi
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="uba", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     curve = sub.add_parser("curve", help="learning rates of one or more phi values")
@@ -89,7 +92,7 @@ def _plot(path: str, configs: list[UBAConfig], steps: numpy.ndarray) -> None:
         import matplotlib.pyplot as plt
     except ImportError as err:
         raise ImportError(
-            "Writing a PNG needs matplotlib. Install it with: pip install 'uba-schedule[plot]'"
+            f"Writing a PNG needs matplotlib. Install it with: {install_command('plot')}"
         ) from err
     fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
     colors = plt.cm.viridis(numpy.linspace(0.0, 0.92, len(configs)))
