@@ -159,3 +159,18 @@ def test_one_version_everywhere() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"uba {uba_core.__version__}"
     assert version("uba-schedule") == uba_core.__version__
+
+
+def test_printing_a_few_steps_of_a_huge_budget_builds_no_whole_curve(capsys) -> None:
+    import tracemalloc
+
+    from uba_core.cli import main
+
+    tracemalloc.start()
+    try:
+        assert main(["curve", "--total-steps", "100000000", "--peak-lr", "1", "--steps", "0", "1"]) == 0
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10**7, peak  # the whole curve would be 8e8 bytes
+    assert capsys.readouterr().out.splitlines()[1].split() == ["0", "1"]

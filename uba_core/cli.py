@@ -122,6 +122,8 @@ def _curve(args: argparse.Namespace) -> None:
     print("  ".join(f"{h:>12}" for h in header))
     for step in shown:
         print("  ".join([f"{step:>12d}"] + [f"{float(cfg(step)):>12.6g}" for cfg in configs]))
+    if not (args.csv or args.png):
+        return  # printing a few steps needs no curve of the whole budget
     every = numpy.arange(total + 1)
     if args.csv:
         with open(args.csv, "w", newline="") as handle:
