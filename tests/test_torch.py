@@ -497,3 +497,21 @@ def test_the_factory_keeps_transformers_positional_order() -> None:
         get_uba_schedule_with_warmup(make_optimizer(), 2, 10, 0.5)
     with pytest.raises(ValueError, match="`num_warmup_steps` must be < `num_training_steps`"):
         get_uba_schedule_with_warmup(make_optimizer(), 10, 10)
+
+
+@pytest.mark.parametrize("warmup", [0, 5], ids=["no-warmup", "warmup-from-0"])
+def test_resume_with_the_optimizer_state_loaded_before_the_scheduler_is_built(warmup: int) -> None:
+    kwargs = dict(T_max=40, eta_min=0.001, phi=4.0, warmup_steps=warmup)
+    opt = make_optimizer()
+    sched = UBALR(opt, **kwargs)
+    reference = lrs_of(opt, sched, 40)
+
+    opt = make_optimizer()
+    sched = UBALR(opt, **kwargs)
+    first = lrs_of(opt, sched, 17)
+    opt_state, sched_state = opt.state_dict(), sched.state_dict()
+    opt2 = make_optimizer()
+    opt2.load_state_dict(opt_state)  # before the scheduler: building it writes lr(0)
+    sched2 = UBALR(opt2, **kwargs)
+    sched2.load_state_dict(sched_state)
+    np.testing.assert_array_equal(first + lrs_of(opt2, sched2, 23), reference)

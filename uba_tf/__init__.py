@@ -83,7 +83,7 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
     ) -> None:
         super().__init__()
         if not isinstance(name, str):
-            raise TypeError(f"Argument `name` must be a str. Received: name={name!r}.")
+            raise TypeError(f"Argument `name` must be a str. Received: name={name!r} ({type(name).__name__}).")
         decay = check_int("decay_steps", decay_steps, minimum=1, integral_float=True)
         warm = check_int("warmup_steps", warmup_steps, minimum=0, integral_float=True)
         alpha = check_real("alpha", alpha, minimum=0.0, maximum=1.0)

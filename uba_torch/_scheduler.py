@@ -252,6 +252,12 @@ class UBALR(LRScheduler):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         state = dict(state_dict)
+        # Groups that still hold what this scheduler wrote when it was built: the optimizer's
+        # state was loaded before it (or not at all), and building wrote lr(0) over the
+        # checkpoint's rates. They get the checkpoint's rates back below.
+        groups = self.optimizer.param_groups
+        overwritten = self._written is not None and len(groups) == len(self._written) and all(
+            _holds(group["lr"], w) for group, w in zip(groups, self._written))
         if "configs" in state:
             saved = [UBAConfig.from_dict(d) for d in state.pop("configs")]
             # a checkpoint of version 0.1 carries no factors: it wrote the curve itself
@@ -289,6 +295,12 @@ class UBALR(LRScheduler):
         super().load_state_dict(state)
         self.configs = saved
         self._curves = [CurveCache(cfg) for cfg in saved]
+        if overwritten:
+            for group, w in zip(groups, self._written):
+                if isinstance(group["lr"], torch.Tensor):
+                    group["lr"].fill_(w)
+                else:
+                    group["lr"] = w
 
 
 def _group_config(i: int, group: dict[str, Any], fields: dict[str, Any]) -> UBAConfig:
@@ -298,6 +310,11 @@ def _group_config(i: int, group: dict[str, Any], fields: dict[str, Any]) -> UBAC
         fields = {**fields, "peak_lr": group.get("initial_lr", group["lr"])}
         names["peak_lr"] = f"optimizer.param_groups[{i}]['lr']"
     return make_config(names, **fields)
+
+
+def _holds(lr: Any, written: float) -> bool:
+    """Whether a group's lr is ``written`` (rounded to its dtype when it is a tensor)."""
+    return (_tensor_value(lr, written) if isinstance(lr, torch.Tensor) else float(lr)) == written
 
 
 def _tensor_value(lr: Any, written: float) -> float:
