@@ -44,7 +44,8 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
     ``initial_learning_rate`` as ``CosineDecay``'s has (float32 for a Python float,
     float64 for a float64 value or tensor); it is float32, also under a
     ``mixed_float16`` policy, otherwise. ``get_config`` holds plain floats, so a
-    reloaded schedule is float32 (``CosineDecay``'s JSON loses the dtype too). The curve is :func:`uba_core.uba_lr` on keras.ops.
+    reloaded schedule is float32 (``CosineDecay``'s JSON loses the dtype too). The
+    curve is :func:`uba_core.uba_lr` on keras.ops.
 
     Args:
         initial_learning_rate: Peak, or the warmup start when ``warmup_target`` is
@@ -83,7 +84,9 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
     ) -> None:
         super().__init__()
         if not isinstance(name, str):
-            raise TypeError(f"Argument `name` must be a str. Received: name={name!r} ({type(name).__name__}).")
+            raise TypeError(
+                f"Argument `name` must be a str. Received: name={name!r} ({type(name).__name__})."
+            )
         decay = check_int("decay_steps", decay_steps, minimum=1, integral_float=True)
         warm = check_int("warmup_steps", warmup_steps, minimum=0, integral_float=True)
         alpha = check_real("alpha", alpha, minimum=0.0, maximum=1.0)

@@ -178,8 +178,7 @@ class UBALR(LRScheduler):
             if written is not None:  # keep what changed the group's lr since the last step
                 lr, w = groups[i]["lr"], written[i]
                 if lr != w:
-                    # a tensor holds w rounded to its dtype; an int or numpy lr is a value
-                    lr = _tensor_value(lr, w) if isinstance(lr, torch.Tensor) else float(lr)
+                    lr = _value(lr, w)
                     if lr != w and w != 0.0:
                         ratios[i] *= lr / w
             values.append(curve(t) * ratios[i])
@@ -190,25 +189,20 @@ class UBALR(LRScheduler):
 
     def _get_closed_form_lr(self) -> list[float]:
         # step(epoch) and SequentialLR's hand-over: the curve itself, as torch's closed
-        # forms give theirs from base_lrs alone.
-        if len(self.optimizer.param_groups) != len(self._curves):
-            self._adopt_new_groups()
-        t = self.last_epoch
-        if t > self.configs[0].total_steps:
-            self._past_budget(t)
-        self._ratios = [1.0] * len(self._curves)
-        self._written = [curve(t) for curve in self._curves]
-        return self._written
+        # forms give theirs from base_lrs alone (torch calls this inside step()).
+        self._ratios = [1.0] * len(self._ratios)
+        self._written = None
+        return self.get_lr()
 
     def _past_budget(self, t: int) -> None:
         if not self._past_budget_warned:
             self._past_budget_warned = True
             warnings.warn(
-                f"UBALR was stepped past its budget: step {t} > T_max={self.T_max}. "
-                "The rate holds the floor from here (eta_min, times any external factor). If the budget is meant to cover the whole run, "
-                "check that the scheduler is stepped once per optimizer update (accelerate steps a "
-                "prepared scheduler once per process; gradient accumulation and skipped GradScaler "
-                "steps change the count).",
+                f"UBALR was stepped past its budget: step {t} > T_max={self.T_max}. The rate "
+                "holds the floor from here (eta_min, times any external factor). If the budget "
+                "is meant to cover the whole run, check that the scheduler is stepped once per "
+                "optimizer update (accelerate steps a prepared scheduler once per process; "
+                "gradient accumulation and skipped GradScaler steps change the count).",
                 UBABudgetWarning,
                 stacklevel=_caller_stacklevel(),
             )
@@ -257,7 +251,7 @@ class UBALR(LRScheduler):
         # checkpoint's rates. They get the checkpoint's rates back below.
         groups = self.optimizer.param_groups
         overwritten = self._written is not None and len(groups) == len(self._written) and all(
-            _holds(group["lr"], w) for group, w in zip(groups, self._written))
+            _value(group["lr"], w) == w for group, w in zip(groups, self._written))
         if "configs" in state:
             saved = [UBAConfig.from_dict(d) for d in state.pop("configs")]
             # a checkpoint of version 0.1 carries no factors: it wrote the curve itself
@@ -312,14 +306,12 @@ def _group_config(i: int, group: dict[str, Any], fields: dict[str, Any]) -> UBAC
     return make_config(names, **fields)
 
 
-def _holds(lr: Any, written: float) -> bool:
-    """Whether a group's lr is ``written`` (rounded to its dtype when it is a tensor)."""
-    return (_tensor_value(lr, written) if isinstance(lr, torch.Tensor) else float(lr)) == written
-
-
-def _tensor_value(lr: Any, written: float) -> float:
-    """A tensor lr as a float; ``written`` if it holds ``written`` rounded to its dtype."""
-    return written if bool(lr == torch.tensor(written, dtype=lr.dtype)) else float(lr)
+def _value(lr: Any, written: float) -> float:
+    """A group's lr as a float: ``written`` if it holds ``written`` (a tensor holds it rounded
+    to its dtype); an int or numpy lr is its value."""
+    if isinstance(lr, torch.Tensor) and bool(lr == torch.tensor(written, dtype=lr.dtype)):
+        return written
+    return float(lr)
 
 
 def _caller_stacklevel() -> int:
