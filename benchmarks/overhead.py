@@ -248,7 +248,7 @@ def bench_optax(repeats: int) -> None:
 
         return run, info
 
-    uba_run, uba_info = setup(uba_jax.schedule_from_config(cfg))
+    uba_run, uba_info = setup(uba_jax.from_uba_config(cfg))
     cos_run, cos_info = setup(optax.warmup_cosine_decay_schedule(0.0, 1e-3, W, T, end_value=1e-5))
     row = side_by_side("optax: jitted adamw MLP step", uba_run, cos_run, repeats, "us/step")
     row["compile_s_uba"], row["compile_s_cosine"] = uba_info["compile_s"], cos_info["compile_s"]

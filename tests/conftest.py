@@ -137,7 +137,7 @@ def torch_rates(cfg: UBAConfig, steps) -> np.ndarray:
     from uba_torch import UBALR
 
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros((), dtype=torch.float64))], lr=1.0)
-    sched = UBALR.from_config(opt, cfg)
+    sched = UBALR.from_uba_config(opt, cfg)
     out = []
     for t in steps:
         state = sched.state_dict()
@@ -155,9 +155,9 @@ def optax_rates(cfg: UBAConfig, steps, *, jit: bool = True) -> np.ndarray:
     jax = framework("jax", "jax")
     import jax.numpy as jnp
 
-    from uba_jax import schedule_from_config
+    from uba_jax import from_uba_config
 
-    sched = schedule_from_config(cfg)
+    sched = from_uba_config(cfg)
     counts = jnp.asarray(np.asarray(steps, dtype=np.int64), dtype=jnp.int32)
     out = (jax.jit(sched) if jit else sched)(counts)
     return np.asarray(out, dtype=np.float64)

@@ -329,16 +329,16 @@ def test_default_phi_is_the_cosine_shape() -> None:
     # The default chosen from the benchmark (README, "Results") is phi = 2.
     assert uc.DEFAULT_PHI == 2.0
     plain = UBAConfig(total_steps=40, peak_lr=0.3, min_lr=0.03)
-    assert plain.phi == uc.DEFAULT_PHI == uc.make_config(total_steps=40, peak_lr=0.3).phi
+    assert plain.phi == uc.DEFAULT_PHI == uc._schedule.make_config(total_steps=40, peak_lr=0.3).phi
     t = np.arange(41)
     np.testing.assert_allclose(plain(t), 0.03 + 0.27 * 0.5 * (1 + np.cos(np.pi * t / 40)), rtol=1e-12)
 
 
 def test_make_config_reports_the_callers_names() -> None:
     with pytest.raises(ValueError, match="`T_max` must be >= 1. Received: T_max=0"):
-        uc.make_config({"total_steps": "T_max"}, total_steps=0, peak_lr=0.1, phi=2.0)
+        uc._schedule.make_config({"total_steps": "T_max"}, total_steps=0, peak_lr=0.1, phi=2.0)
     with pytest.raises(ValueError, match="`eta_min` must be >= 0.0. Received: eta_min=-0.5"):
-        uc.make_config({"min_lr": "eta_min", "peak_lr": "peak"}, total_steps=5, peak_lr=0.1,
+        uc._schedule.make_config({"min_lr": "eta_min", "peak_lr": "peak"}, total_steps=5, peak_lr=0.1,
                        phi=2.0, min_lr=-0.5)
 
 
@@ -378,7 +378,7 @@ def test_a_huge_phi_still_starts_the_decay_exactly_at_the_peak(phi: float) -> No
 
 
 def test_curve_cache_rejects_a_negative_step_with_value_error() -> None:
-    cache = uc.CurveCache(UBAConfig(total_steps=10, peak_lr=1.0))
+    cache = uc._schedule.CurveCache(UBAConfig(total_steps=10, peak_lr=1.0))
     with pytest.raises(ValueError, match="`step` must be >= 0. Received: step=-1"):
         cache(-1)
     assert cache(3) == float(UBAConfig(total_steps=10, peak_lr=1.0)(3))

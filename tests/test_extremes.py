@@ -180,11 +180,11 @@ def test_float32_adapters_never_return_nan_for_a_valid_phi(adapter: str, phi: fl
 
 def _optax_factories():
     framework("jax", "optax")
-    from uba_jax import schedule_from_config, uba_decay_schedule, warmup_uba_decay_schedule
+    from uba_jax import from_uba_config, uba_decay_schedule, warmup_uba_decay_schedule
 
     return {
-        "schedule_from_config": (
-            schedule_from_config(UBAConfig(total_steps=1000, peak_lr=0.1, phi=5.0, min_lr=0.003,
+        "from_uba_config": (
+            from_uba_config(UBAConfig(total_steps=1000, peak_lr=0.1, phi=5.0, min_lr=0.003,
                                            warmup_steps=10, warmup_start_lr=0.01)), 0.003),
         "uba_decay_schedule": (uba_decay_schedule(0.1, 1000, phi=0.3, alpha=0.03), 0.1 * 0.03),
         "warmup_uba_decay_schedule": (
@@ -192,7 +192,7 @@ def _optax_factories():
     }
 
 
-@pytest.mark.parametrize("factory", ["schedule_from_config", "uba_decay_schedule",
+@pytest.mark.parametrize("factory", ["from_uba_config", "uba_decay_schedule",
                                      "warmup_uba_decay_schedule"])
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
 def test_optax_counts_near_int32_max_hold_the_floor(factory: str, jit: bool) -> None:
@@ -422,7 +422,7 @@ def _ubalr(**kw):
 def _ubalr_from_config(**kw):
     _, UBALR = _torch()
     args = dict(config=UBAConfig(total_steps=10, peak_lr=0.1, phi=2.0), last_epoch=-1)
-    return UBALR.from_config(_two_group_optimizer(), **{**args, **kw})
+    return UBALR.from_uba_config(_two_group_optimizer(), **{**args, **kw})
 
 
 def _optax(name: str):
@@ -463,7 +463,7 @@ ENTRIES = {
         "end_value": 0.0, **kw}), {
         "init_value": REAL_KINDS, "peak_value": REAL_KINDS, "warmup_steps": COUNT_KINDS,
         "decay_steps": BUDGET_KINDS, "phi": POSITIVE_KINDS, "end_value": REAL_KINDS}),
-    "schedule_from_config": (lambda **kw: _optax("schedule_from_config")(
+    "from_uba_config": (lambda **kw: _optax("from_uba_config")(
         UBAConfig(total_steps=100, peak_lr=0.1, phi=2.0), **kw), {
         # phi overrides the config's phi (meant for a traced phi under jax.grad); a
         # concrete one must be as valid as the config's. None means "the config's".
@@ -575,13 +575,13 @@ def test_torch_per_group_lists_with_a_bad_entry(arg: str, bad, error) -> None:
 
 
 @pytest.mark.parametrize("config", [None, '{"total_steps": 10}', 3], ids=["none", "json", "int"])
-@pytest.mark.parametrize("entry", ["UBALR.from_config", "schedule_from_config",
+@pytest.mark.parametrize("entry", ["UBALR.from_config", "from_uba_config",
                                    "UBADecay.from_uba_config"])
 def test_from_config_entry_points_reject_non_configs(entry: str, config) -> None:
     if entry == "UBALR.from_config":
         build = lambda: _ubalr_from_config(config=config)  # noqa: E731
-    elif entry == "schedule_from_config":
-        build = lambda: _optax("schedule_from_config")(config)  # noqa: E731
+    elif entry == "from_uba_config":
+        build = lambda: _optax("from_uba_config")(config)  # noqa: E731
     else:
         build = lambda: _keras().from_uba_config(config)  # noqa: E731
     with pytest.raises(TypeError) as info:

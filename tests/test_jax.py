@@ -13,7 +13,7 @@ optax = framework("jax", "optax")
 import jax.numpy as jnp  # noqa: E402
 
 from uba_core import UBAConfig  # noqa: E402
-from uba_jax import schedule_from_config, uba_decay_schedule, warmup_uba_decay_schedule  # noqa: E402
+from uba_jax import from_uba_config, uba_decay_schedule, warmup_uba_decay_schedule  # noqa: E402
 
 EPS32 = float(np.finfo(np.float32).eps)
 
@@ -57,9 +57,9 @@ def jit_eval(schedule, steps) -> np.ndarray:
 # --- parity with the float64 core -------------------------------------------------------
 
 
-def test_parity_schedule_from_config(parity_config: UBAConfig) -> None:
+def test_parity_from_uba_config(parity_config: UBAConfig) -> None:
     steps = check_steps(parity_config)
-    out = jit_eval(schedule_from_config(parity_config), steps)
+    out = jit_eval(from_uba_config(parity_config), steps)
     assert out.dtype == np.float32
     assert_float32_close(out, parity_config, steps)
 
@@ -89,7 +89,7 @@ def test_relative_precision_to_the_end_of_the_run(phi: float) -> None:
     # relative (q and its square dominate): 16 eps32 bounds it with margin, no atol.
     cfg = UBAConfig(total_steps=10_000, peak_lr=0.1, phi=phi, warmup_steps=100)
     steps = np.arange(9_000, 10_000)
-    out = jit_eval(schedule_from_config(cfg), steps)
+    out = jit_eval(from_uba_config(cfg), steps)
     np.testing.assert_allclose(out, cfg(steps), rtol=16 * EPS32, atol=0)
 
 # --- phi = 2 is optax's own cosine --------------------------------------------------------
@@ -191,9 +191,9 @@ def test_grad_with_respect_to_phi(phi0: float) -> None:
     np.testing.assert_allclose(warm, want, rtol=1e-5, atol=1e-7)
 
 
-def test_grad_through_schedule_from_config() -> None:
+def test_grad_through_from_uba_config() -> None:
     cfg = UBAConfig(total_steps=100, peak_lr=1.0, phi=3.0)
-    got = jax.grad(lambda phi: schedule_from_config(cfg, phi=phi)(40))(3.0)
+    got = jax.grad(lambda phi: from_uba_config(cfg, phi=phi)(40))(3.0)
     np.testing.assert_allclose(float(got), core_dlr_dphi(40, 3.0), rtol=1e-5, atol=1e-7)
 
 
@@ -209,7 +209,7 @@ def test_grad_through_schedule_from_config() -> None:
 def test_int32_counts_up_to_the_limit(cfg: UBAConfig) -> None:
     top = 2**31 - 1
     steps = np.array([2**24 + 1, 2**30, 2**31 - 1001, 2**31 - 1000, top - 128, top - 1, top], dtype=np.int64)
-    for sched in (schedule_from_config(cfg), factory_schedule(cfg)):
+    for sched in (from_uba_config(cfg), factory_schedule(cfg)):
         out = jit_eval(sched, steps)
         assert np.all(np.isfinite(out))
         assert_float32_close(out, cfg, steps)
@@ -222,7 +222,7 @@ def test_schedules_are_stateless_callables() -> None:
     scheds = [
         uba_decay_schedule(0.1, 10, phi=2.0),
         warmup_uba_decay_schedule(0.0, 0.1, 2, 10, phi=2.0),
-        schedule_from_config(WARM_CFG),
+        from_uba_config(WARM_CFG),
     ]
     for sched in scheds:
         assert callable(sched)
@@ -309,7 +309,7 @@ def test_loop_sgd_with_schedule() -> None:
 
 
 def test_loop_chain_scale_by_schedule() -> None:
-    sched = schedule_from_config(LOOP_CFG)
+    sched = from_uba_config(LOOP_CFG)
     used, _ = run_loop(optax.chain(optax.scale_by_schedule(lambda c: -sched(c))))
     assert_uses_lr_k(used, LOOP_CFG)
 
@@ -402,9 +402,9 @@ def test_bad_input_warmup_uba_decay_schedule(case: tuple[str, object]) -> None:
     "config", [None, {"total_steps": 10, "peak_lr": 0.1, "phi": 2.0}, "UBAConfig", 3],
     ids=["None", "dict", "str", "int"],
 )
-def test_bad_input_schedule_from_config(config: object) -> None:
+def test_bad_input_from_uba_config(config: object) -> None:
     with pytest.raises(TypeError, match=re.escape(f"config={config!r}")):
-        schedule_from_config(config)
+        from_uba_config(config)
 
 
 
@@ -461,7 +461,7 @@ def test_budgets_beyond_int32_do_not_overflow(decay_steps) -> None:
 
 def test_a_concrete_phi_override_is_used() -> None:
     cfg = UBAConfig(total_steps=10, peak_lr=1.0, phi=2.0)
-    got = np.asarray(schedule_from_config(cfg, phi=8.0)(jnp.arange(12)))
+    got = np.asarray(from_uba_config(cfg, phi=8.0)(jnp.arange(12)))
     assert_float32_close(got, UBAConfig(total_steps=10, peak_lr=1.0, phi=8.0), np.arange(12))
 
 

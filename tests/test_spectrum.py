@@ -20,17 +20,15 @@ import pytest
 from conftest import framework
 
 import uba_core._spectrum
-from uba_core import (
+from uba_core import Spectrum, stochastic_lanczos_quadrature, suggest_phi
+from uba_core._spectrum import (
     MU_EFF_TOL,
-    Spectrum,
     gauss_quadrature,
     kappa_cap,
     lanczos,
     spectral_density,
     spectral_quantile,
     spectrum_from_tridiagonals,
-    stochastic_lanczos_quadrature,
-    suggest_phi,
 )
 
 ROOT = Path(__file__).resolve().parents[1]

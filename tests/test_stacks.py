@@ -255,7 +255,7 @@ def amp_run(guard: bool, iterations: int) -> dict[str, Any]:
     opt = torch.optim.SGD(model.parameters(), lr=AMP_CFG.peak_lr)
     used: list[float] = []
     opt.register_step_pre_hook(lambda o, args, kwargs: used.append(o.param_groups[0]["lr"]))
-    sched = UBALR.from_config(opt, AMP_CFG)
+    sched = UBALR.from_uba_config(opt, AMP_CFG)
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8)
     x = torch.randn(8, 3)
     with warnings.catch_warnings(record=True) as caught:

@@ -89,7 +89,7 @@ def test_phi_two_is_torch_cosine_annealing(T: int, eta_min: float, shape: dict) 
 
 def test_closed_form_and_epoch_argument_agree_with_the_core() -> None:
     cfg = PARITY_CONFIGS["T1000-phi50-floor-warm"]
-    sched = UBALR.from_config(make_optimizer(), cfg)
+    sched = UBALR.from_uba_config(make_optimizer(), cfg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the deprecated epoch argument warns
         for step in (0, 99, 100, 500, 1000, 1200):
@@ -190,12 +190,12 @@ def test_stale_initial_lr_wins_unless_peak_lr_is_given() -> None:
 
 def test_from_config_matches_keyword_construction() -> None:
     cfg = UBAConfig(total_steps=30, peak_lr=0.2, phi=6.0, min_lr=0.01, warmup_steps=3, warmup_start_lr=0.05)
-    a = UBALR.from_config(make_optimizer(lrs=(0.7,)), cfg)
+    a = UBALR.from_uba_config(make_optimizer(lrs=(0.7,)), cfg)
     b = UBALR(make_optimizer(lrs=(0.2,)), T_max=30, phi=6.0, eta_min=0.01, warmup_steps=3,
               warmup_start_lr=0.05)
     assert a.configs == b.configs == [cfg]
     with pytest.raises(TypeError, match="config"):
-        UBALR.from_config(make_optimizer(), {"total_steps": 3})
+        UBALR.from_uba_config(make_optimizer(), {"total_steps": 3})
 
 
 BAD = [
@@ -436,7 +436,7 @@ def test_a_partner_built_first_keeps_its_factor_whatever_the_peak_source(build: 
         if build == "peak_lr":
             return UBALR(opt, 10, peak_lr=0.1)
         if build == "from_config":
-            return UBALR.from_config(opt, UBAConfig(total_steps=10, peak_lr=0.1))
+            return UBALR.from_uba_config(opt, UBAConfig(total_steps=10, peak_lr=0.1))
         return UBALR(opt, 10)
 
     ours_opt, theirs_opt = make_optimizer(), make_optimizer()

@@ -19,15 +19,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from uba_core import (
-    DEFAULT_PHI,
-    UBAConfig,
-    check_float32_positive,
-    check_real,
-    make_config,
-    require_framework,
-    uba_lr,
-)
+from uba_core._schedule import DEFAULT_PHI, UBAConfig, make_config, uba_lr
+from uba_core._validation import check_float32_positive, check_real, require_framework
 
 jax = require_framework("jax", "jax")
 require_framework("optax", "jax")
@@ -36,13 +29,13 @@ import numpy  # noqa: E402
 
 from uba_jax._spectrum import estimate_spectrum  # noqa: E402
 
-__all__ = ["estimate_spectrum", "schedule_from_config", "uba_decay_schedule", "warmup_uba_decay_schedule"]
+__all__ = ["estimate_spectrum", "from_uba_config", "uba_decay_schedule", "warmup_uba_decay_schedule"]
 __test__ = {"estimate_spectrum": estimate_spectrum}  # its Examples run with this module's doctests
 
 Schedule = Callable[[Any], Any]
 
 
-def schedule_from_config(config: UBAConfig, *, phi: Any = None) -> Schedule:
+def from_uba_config(config: UBAConfig, *, phi: Any = None) -> Schedule:
     """The optax schedule of a :class:`uba_core.UBAConfig`.
 
     Args:
@@ -55,7 +48,7 @@ def schedule_from_config(config: UBAConfig, *, phi: Any = None) -> Schedule:
 
     Examples:
         >>> from uba_core import UBAConfig
-        >>> sched = schedule_from_config(UBAConfig(total_steps=10, peak_lr=1.0, phi=2.0))
+        >>> sched = from_uba_config(UBAConfig(total_steps=10, peak_lr=1.0, phi=2.0))
         >>> float(sched(5))
         0.5
     """

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy
 
-from uba_core import Spectrum, require_framework, stochastic_lanczos_quadrature
+from uba_core._spectrum import Spectrum, stochastic_lanczos_quadrature
+from uba_core._validation import require_framework
 from uba_core._spectrum import check_loss_and_batches
 
 jax = require_framework("jax", "jax")

@@ -9,16 +9,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from uba_core import (
-    DEFAULT_PHI,
-    UBAConfig,
-    check_float32_positive,
-    check_int,
-    check_real,
-    make_config,
-    require_framework,
-    uba_lr,
-)
+from uba_core._schedule import DEFAULT_PHI, UBAConfig, make_config, uba_lr
+from uba_core._validation import check_float32_positive, check_int, check_real, require_framework
 
 keras = require_framework("keras", "tf")
 from keras import ops  # noqa: E402

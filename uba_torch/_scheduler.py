@@ -7,7 +7,8 @@ import sys
 import warnings
 from typing import Any
 
-from uba_core import DEFAULT_PHI, CurveCache, UBAConfig, check_int, make_config, per_group, require_framework
+from uba_core._schedule import DEFAULT_PHI, CurveCache, UBAConfig, make_config
+from uba_core._validation import check_int, per_group, require_framework
 
 torch = require_framework("torch", "torch")
 from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
@@ -130,7 +131,7 @@ class UBALR(LRScheduler):
         del self._after_another
 
     @classmethod
-    def from_config(
+    def from_uba_config(
         cls, optimizer: torch.optim.Optimizer, config: UBAConfig, last_epoch: int = -1
     ) -> UBALR:
         """Build from a :class:`uba_core.UBAConfig`; every param group gets its curve."""
