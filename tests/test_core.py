@@ -47,43 +47,6 @@ def test_curve_matches_high_precision_formula(cfg: UBAConfig) -> None:
     np.testing.assert_allclose(cfg(steps), expected, rtol=1e-12, atol=0)
 
 
-def test_long_arrays_match_the_formula_across_evaluation_blocks() -> None:
-    # numpy evaluates long arrays block by block: every block, every edge between two
-    # blocks, any shape, with or without an explicit `remaining`.
-    cfg = UBAConfig(total_steps=120_000, peak_lr=0.5, phi=5.0, min_lr=0.01, warmup_steps=70_000,
-                    warmup_start_lr=0.1)
-    steps = np.arange(3 * 50_001, dtype=np.float64).reshape(3, 50_001)
-    flat = steps.reshape(-1)
-    block = uc._schedule._NUMPY_BLOCK
-    assert flat.size > 3 * block
-    picks = np.unique(np.concatenate([np.arange(0, flat.size, 997), [69_999, 70_000, 119_999, 120_000],
-                                      [k * block + d for k in (1, 2, 3) for d in (-1, 0, 1)]]))
-    expected = [reference_lr(flat[i], cfg) for i in picks]
-    for remaining in (None, cfg.total_steps - steps):
-        got = uc.uba_lr(steps, cfg, remaining=remaining)
-        assert got.shape == steps.shape
-        np.testing.assert_allclose(got.reshape(-1)[picks], expected, rtol=1e-12, atol=0)
-
-
-@pytest.mark.parametrize("warmup", [0, 10])
-def test_long_arrays_agree_with_short_ones_on_any_input(warmup: int) -> None:
-    # uba_lr itself takes any float: NaN and negative steps in a long array must give
-    # what the same steps give in a short one (evaluated whole).
-    cfg = UBAConfig(total_steps=100, peak_lr=1.0, min_lr=0.1, warmup_steps=warmup, warmup_start_lr=0.2)
-    block = uc._schedule._NUMPY_BLOCK
-    steps = np.arange(-5.0, 3 * block)
-    steps[[3, block + 7]] = np.nan
-    got = uc.uba_lr(steps, cfg)
-    for start in (0, block - 3, 2 * block + 100):
-        chunk = steps[start:start + 50]
-        np.testing.assert_array_equal(got[start:start + 50], uc.uba_lr(chunk, cfg))
-    # `remaining` broadcasts against the steps, as in the short path.
-    rows = np.stack([100.0 - steps, 50.0 - steps])
-    both = uc.uba_lr(steps[None, :], cfg, remaining=rows)
-    assert both.shape == rows.shape and both.dtype == np.float64
-    np.testing.assert_array_equal(both[1, -50:], uc.uba_lr(steps[-50:], cfg, remaining=rows[1, -50:]))
-
-
 @pytest.mark.parametrize("phi", [1e-3, 0.05, 0.5, 1.0, 2.0, 3.0, 8.0, 50.0, 1e4])
 def test_factor_matches_formula_and_keeps_relative_precision_near_the_end(phi: float) -> None:
     progress = np.concatenate([np.linspace(0, 1, 101), 1 - np.logspace(-12, -1, 23)])

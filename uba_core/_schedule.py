@@ -141,8 +141,6 @@ def uba_lr(
     )
     if xp is numpy:
         step = numpy.asarray(step, dtype=numpy.float64)
-        if step.size > _NUMPY_BLOCK and all(numpy.ndim(v) == 0 for v in rates):
-            return _blockwise(step, config, rates, remaining)
     lr = _decay(step, config, rates, xp, remaining)
     return _warmup(step, lr, config, rates, xp) if config.warmup_steps > 0 else lr
 
@@ -180,44 +178,6 @@ def _warmup(step: Any, lr: Any, config: UBAConfig, rates: _Rates, xp: ModuleType
     r = xp.clip(step / float(warm), 0.0, 1.0)
     ramp = rates.warmup_start_lr + (rates.peak_lr - rates.warmup_start_lr) * r
     return xp.where(step < warm, ramp, lr)
-
-
-# numpy evaluates a long array of steps this many at a time. Each of the expression's
-# temporaries is then 64 KiB, under the C allocator's mmap threshold (128 KiB in
-# glibc), so memory is reused from the heap instead of every temporary being fresh
-# pages that fault in one by one (the page faults, not the arithmetic, dominated).
-# Blocks wholly past the warmup skip its ramp. With both, benchmarks/overhead.py's
-# 10**7 steps went from over 2x the time of a bare numpy cos to 1.5-1.6x.
-_NUMPY_BLOCK = 1 << 13
-
-
-def _blockwise(
-    step: numpy.ndarray, config: UBAConfig, rates: _Rates, remaining: Any
-) -> numpy.ndarray:
-    """:func:`uba_lr` on numpy, the same expression on consecutive blocks of ``step``.
-
-    Same values, shape and dtype as evaluating the whole array at once.
-    """
-    shape = step.shape
-    per_step = remaining is not None and numpy.ndim(remaining) > 0
-    if per_step:
-        remaining = numpy.asarray(remaining)
-        shape = numpy.broadcast_shapes(step.shape, remaining.shape)
-        remaining = numpy.broadcast_to(remaining, shape).reshape(-1)
-    flat = numpy.broadcast_to(step, shape).reshape(-1)
-    warm = config.warmup_steps
-    out = None
-    for i in range(0, flat.size, _NUMPY_BLOCK):
-        block = slice(i, i + _NUMPY_BLOCK)
-        steps = flat[block]
-        lr = _decay(steps, config, rates, numpy, remaining[block] if per_step else remaining)
-        # Where no step of the block is in the warmup, where() would keep lr everywhere.
-        if warm > 0 and (steps < warm).any():
-            lr = _warmup(steps, lr, config, rates, numpy)
-        if out is None:
-            out = numpy.empty(flat.size, dtype=lr.dtype)
-        out[block] = lr
-    return out.reshape(shape)
 
 
 _FIELDS = ("total_steps", "peak_lr", "phi", "min_lr", "warmup_steps", "warmup_start_lr", "exponent")
