@@ -3,15 +3,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every dev dependency, pinned; `make lock` refreshes it from pyproject.toml.
+LOCK := requirements/dev.txt
+comma := ,
+EXTRAS := all,test,bench,dev,docs
 
-.PHONY: demo test bench clean
+.PHONY: demo test lint typecheck docs dist check lock bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# The CPU build of torch, pinned here only: a bare `torch` would pull CUDA packages.
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[all,test,bench]"
+	# The CPU build of torch first (the lock pins it): a bare `torch` would pull CUDA packages.
+	$(BIN)/python -m pip install --quiet -c $(LOCK) torch
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 # The phi family, then the quick budgeted comparison (about 3 minutes on 2 cores).
@@ -23,10 +27,45 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+	$(BIN)/python tests/typing/verifytypes.py
+
+# The site, warnings as errors; it lands in site/.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+# Build the sdist and wheel, check their metadata, install the wheel into a clean
+# venv with numpy at its declared floor and nothing else of ours, and run the
+# sdist's own test suite there (framework tests skip: none is installed).
+dist: $(STAMP)
+	rm -rf dist build/dist-check
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+	$(PYTHON) -m venv build/dist-check/venv
+	build/dist-check/venv/bin/python -m pip install --quiet -c $(LOCK) dist/*.whl pytest hypothesis mpmath
+	build/dist-check/venv/bin/python -m pip install --quiet "numpy==$$(sed -n 's/.*"numpy>=\([0-9.]*\)".*/\1/p' pyproject.toml).*"
+	tar -xzf dist/*.tar.gz -C build/dist-check
+	cd build/dist-check/uba_schedule-*/ && env -u UBA_REQUIRE_FRAMEWORKS ../venv/bin/python -m pytest -q -p no:cacheprovider \
+		--import-mode=append tests
+
+# Every gate of CI, in its order.
+check: lint typecheck test docs dist
+
+# Re-resolve the pinned dev requirements from pyproject.toml (then run `make test`).
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --upgrade --strip-extras --no-emit-index-url --no-emit-find-links \
+		--unsafe-package uba-schedule $(addprefix --extra ,$(subst $(comma), ,$(EXTRAS))) \
+		--output-file $(LOCK) pyproject.toml requirements/dev.in
+
 # The measured evidence of the README: overhead rows, then the full grid (about an hour).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/budgeted.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build dist site *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache
