@@ -33,7 +33,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
-	$(BIN)/python tests/typing/verifytypes.py
+	PATH=$(BIN):$$PATH $(BIN)/python .ci/verifytypes.py
 
 # The site, warnings as errors; it lands in site/.
 docs: $(STAMP)
@@ -62,7 +62,7 @@ lock: $(STAMP)
 		--unsafe-package uba-schedule $(addprefix --extra ,$(subst $(comma), ,$(EXTRAS))) \
 		--output-file $(LOCK) pyproject.toml requirements/dev.in
 
-# The measured evidence of the README: overhead rows, then the full grid (about an hour).
+# The measured evidence of docs/results.md: overhead rows, then the full grid (about an hour).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/budgeted.py
