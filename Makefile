@@ -33,7 +33,8 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
-	PATH=$(BIN):$$PATH $(BIN)/python .ci/verifytypes.py
+	# PYTHONPATH: pyright cannot follow the editable install to the sources.
+	PATH=$(BIN):$$PATH PYTHONPATH=$(CURDIR) $(BIN)/python .ci/verifytypes.py
 
 # The site, warnings as errors; it lands in site/.
 docs: $(STAMP)

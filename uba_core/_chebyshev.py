@@ -1,15 +1,16 @@
 r"""phi and the condition number: the Chebyshev link behind UBA.
 
-Gradient descent on a quadratic whose Hessian spectrum lies in :math:`[\mu, L]`
-(:math:`\kappa = L / \mu`) leaves the error :math:`e_T = \prod_t (I - \eta_t H) e_0`.
-The step sizes minimising the worst case over the spectrum for :math:`T` steps are
+Gradient descent on a quadratic whose Hessian spectrum lies in $[\mu, L]$
+($\kappa = L / \mu$) leaves the error $e_T = \prod_t (I - \eta_t H) e_0$.
+The step sizes minimising the worst case over the spectrum for $T$ steps are
 
-.. math::
-    \eta_k^* = \frac{2}{(L + \mu) - (L - \mu)\cos\frac{(2k - 1)\pi}{2T}}, \quad k = 1..T,
+$$
+\eta_k^* = \frac{2}{(L + \mu) - (L - \mu)\cos\frac{(2k - 1)\pi}{2T}}, \quad k = 1..T,
+$$
 
-and UBA with :math:`\varphi = 2\kappa`, :math:`\mathrm{lr}_{peak} = 1/\mu`,
-:math:`\mathrm{lr}_{min} = 1/L`, evaluated at the half-integer points
-:math:`t = k - 1/2`, reproduces them exactly.
+and UBA with $\varphi = 2\kappa$, $\mathrm{lr}_{peak} = 1/\mu$,
+$\mathrm{lr}_{min} = 1/L$, evaluated at the half-integer points
+$t = k - 1/2$, reproduces them exactly.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import math
 from typing import Any
 
 import numpy
+from numpy.typing import NDArray
 
 from uba_core._schedule import UBAConfig
 from uba_core._validation import as_real_array, check_int, check_real
@@ -40,13 +42,13 @@ __all__ = [
 def phi_for_condition_number(kappa: float) -> float:
     r"""The phi whose UBA shape is the Chebyshev shape for condition number kappa.
 
-    :math:`\varphi = 2\kappa` (the convex branch, :math:`\varphi \ge 2`).
+    $\varphi = 2\kappa$ (the convex branch, $\varphi \ge 2$).
 
     Args:
-        kappa: Condition number :math:`L / \mu \ge 1`.
+        kappa: Condition number $L / \mu \ge 1$.
 
     Returns:
-        :math:`2\kappa`.
+        $2\kappa$.
 
     Raises:
         ValueError: ``kappa`` < 1, NaN or infinite.
@@ -61,19 +63,19 @@ def phi_for_condition_number(kappa: float) -> float:
 def condition_number_for_phi(phi: float) -> float:
     r"""The condition number whose Chebyshev shape phi reproduces.
 
-    For :math:`\varphi \ge 2` (drops early, long low tail) this is
-    :math:`\kappa = \varphi / 2`. For :math:`\varphi < 2` the UBA shape is the point
-    mirror of the :math:`4/\varphi` shape (:math:`f_\varphi(p) = 1 - f_{4/\varphi}(1 - p)`),
-    so it is the *mirrored* Chebyshev shape of :math:`\kappa' = 2 / \varphi`: it holds
-    the rate high and drops late. Both branches give :math:`\kappa \ge 1`, and
-    :math:`\varphi = 2` (cosine) is :math:`\kappa = 1`. Use :func:`describe_phi` to
+    For $\varphi \ge 2$ (drops early, long low tail) this is
+    $\kappa = \varphi / 2$. For $\varphi < 2$ the UBA shape is the point
+    mirror of the $4/\varphi$ shape ($f_\varphi(p) = 1 - f_{4/\varphi}(1 - p)$),
+    so it is the *mirrored* Chebyshev shape of $\kappa' = 2 / \varphi$: it holds
+    the rate high and drops late. Both branches give $\kappa \ge 1$, and
+    $\varphi = 2$ (cosine) is $\kappa = 1$. Use [`describe_phi`][uba_core.describe_phi] to
     learn which branch a phi is on.
 
     Args:
         phi: Shape parameter, > 0 and finite.
 
     Returns:
-        :math:`\varphi / 2` if :math:`\varphi \ge 2`, else :math:`2 / \varphi`.
+        $\varphi / 2$ if $\varphi \ge 2$, else $2 / \varphi$.
 
     Raises:
         ValueError: ``phi`` <= 0, NaN or infinite.
@@ -87,10 +89,10 @@ def condition_number_for_phi(phi: float) -> float:
 
 
 def mean_lr_factor(phi: float) -> float:
-    r"""Mean of :math:`f` over the decay phase: :math:`1 / (1 + \sqrt{\varphi / 2})`.
+    r"""Mean of $f$ over the decay phase: $1 / (1 + \sqrt{\varphi / 2})$.
 
     The mean learning rate of the decay phase is
-    :math:`\mathrm{lr}_{min} + (\mathrm{lr}_{peak} - \mathrm{lr}_{min})` times this.
+    $\mathrm{lr}_{min} + (\mathrm{lr}_{peak} - \mathrm{lr}_{min})$ times this.
 
     Examples:
         >>> mean_lr_factor(2.0), round(mean_lr_factor(8.0), 12)
@@ -101,7 +103,7 @@ def mean_lr_factor(phi: float) -> float:
 
 
 def mean_sq_lr_factor(phi: float) -> float:
-    r"""Mean of :math:`f^2` over the decay phase: :math:`(2 + s) / (2 (1 + s)^2)`, :math:`s = \sqrt{\varphi / 2}`.
+    r"""Mean of $f^2$ over the decay phase: $(2 + s) / (2 (1 + s)^2)$, $s = \sqrt{\varphi / 2}$.
 
     Examples:
         >>> mean_sq_lr_factor(2.0)
@@ -117,7 +119,7 @@ class PhiShape:
 
     Attributes:
         phi: The shape parameter.
-        kappa: :func:`condition_number_for_phi` of it.
+        kappa: [`condition_number_for_phi`][uba_core.condition_number_for_phi] of it.
         branch: ``"cosine"`` (phi = 2), ``"convex"`` (phi > 2: drops early, long
             low tail, Chebyshev for kappa = phi / 2) or ``"mirrored"`` (phi < 2: holds
             high, drops late, the mirror of the kappa = 2 / phi Chebyshev shape).
@@ -150,13 +152,13 @@ def _check_spectrum(mu: Any, L: Any) -> tuple[float, float]:
     return mu, L
 
 
-def chebyshev_step_sizes(mu: float, L: float, total_steps: int) -> numpy.ndarray:
-    r"""The minimax step sizes :math:`\eta_k^*`, k = 1..T, for spectrum :math:`[\mu, L]`.
+def chebyshev_step_sizes(mu: float, L: float, total_steps: int) -> NDArray[numpy.float64]:
+    r"""The minimax step sizes $\eta_k^*$, k = 1..T, for spectrum $[\mu, L]$.
 
     Args:
         mu: Smallest curvature, > 0.
         L: Largest curvature, >= mu.
-        total_steps: Budget :math:`T` >= 1.
+        total_steps: Budget $T$ >= 1.
 
     Returns:
         float64 array of length T (their order does not change the residual).
@@ -172,10 +174,10 @@ def chebyshev_step_sizes(mu: float, L: float, total_steps: int) -> numpy.ndarray
 
 
 def chebyshev_config(mu: float, L: float, total_steps: int) -> UBAConfig:
-    r"""The UBA config whose values at :math:`t = k - 1/2` are the Chebyshev step sizes.
+    r"""The UBA config whose values at $t = k - 1/2$ are the Chebyshev step sizes.
 
-    :math:`\varphi = 2\kappa`, :math:`\mathrm{lr}_{peak} = 1/\mu`,
-    :math:`\mathrm{lr}_{min} = 1/L`, no warmup.
+    $\varphi = 2\kappa$, $\mathrm{lr}_{peak} = 1/\mu$,
+    $\mathrm{lr}_{min} = 1/L$, no warmup.
 
     Examples:
         >>> cfg = chebyshev_config(1.0, 100.0, 20)
@@ -188,11 +190,11 @@ def chebyshev_config(mu: float, L: float, total_steps: int) -> UBAConfig:
 
 
 def chebyshev_residual_bound(kappa: float, total_steps: int) -> float:
-    r"""Worst-case residual of the Chebyshev steps: :math:`2 / (\rho^T + \rho^{-T})`.
+    r"""Worst-case residual of the Chebyshev steps: $2 / (\rho^T + \rho^{-T})$.
 
-    :math:`\rho = (\sqrt\kappa + 1) / (\sqrt\kappa - 1)`; this is
-    :math:`1 / T_T((\kappa + 1) / (\kappa - 1))`, the best any T-step gradient
-    method with fixed step sizes can guarantee on :math:`[\mu, \kappa\mu]`.
+    $\rho = (\sqrt\kappa + 1) / (\sqrt\kappa - 1)$; this is
+    $1 / T_T((\kappa + 1) / (\kappa - 1))$, the best any T-step gradient
+    method with fixed step sizes can guarantee on $[\mu, \kappa\mu]$.
 
     Examples:
         >>> chebyshev_residual_bound(1.0, 5)
@@ -208,18 +210,19 @@ def chebyshev_residual_bound(kappa: float, total_steps: int) -> float:
     return 2.0 * x / (1.0 + x * x)
 
 
-def _log_abs_residual(lam: numpy.ndarray, steps: numpy.ndarray) -> numpy.ndarray:
-    return numpy.sum(numpy.log(numpy.abs(1.0 - numpy.multiply.outer(lam, steps))), axis=-1)
+def _log_abs_residual(lam: NDArray[numpy.float64], steps: NDArray[numpy.float64]) -> NDArray[numpy.float64]:
+    out: NDArray[numpy.float64] = numpy.sum(numpy.log(numpy.abs(1.0 - numpy.multiply.outer(lam, steps))), axis=-1)
+    return out
 
 
 def worst_case_residual(step_sizes: Any, mu: float, L: float) -> float:
-    r"""Exact :math:`\max_{\lambda \in [\mu, L]} |\prod_k (1 - \eta_k \lambda)|`.
+    r"""Exact $\max_{\lambda \in [\mu, L]} |\prod_k (1 - \eta_k \lambda)|$.
 
-    Between two consecutive roots :math:`1/\eta_k` the function
-    :math:`\log|r(\lambda)| = \sum_k \log|1 - \eta_k \lambda|` is strictly concave,
-    so on each such piece of :math:`[\mu, L]` the maximum is at an end or at the
+    Between two consecutive roots $1/\eta_k$ the function
+    $\log|r(\lambda)| = \sum_k \log|1 - \eta_k \lambda|$ is strictly concave,
+    so on each such piece of $[\mu, L]$ the maximum is at an end or at the
     single zero of the (decreasing) derivative
-    :math:`\sum_k \eta_k / (\eta_k \lambda - 1)`, found by bisection to machine
+    $\sum_k \eta_k / (\eta_k \lambda - 1)$, found by bisection to machine
     precision. No grid is involved.
 
     Args:
@@ -247,9 +250,10 @@ def worst_case_residual(step_sizes: Any, mu: float, L: float) -> float:
     edges = numpy.concatenate([[mu], inner, [L]])
     lo, hi = edges[:-1].copy(), edges[1:].copy()
 
-    def slope(lam: numpy.ndarray) -> numpy.ndarray:
+    def slope(lam: NDArray[numpy.float64]) -> NDArray[numpy.float64]:
         with numpy.errstate(divide="ignore"):
-            return numpy.sum(steps / (numpy.multiply.outer(lam, steps) - 1.0), axis=-1)
+            out: NDArray[numpy.float64] = numpy.sum(steps / (numpy.multiply.outer(lam, steps) - 1.0), axis=-1)
+        return out
 
     # The derivative decreases on every piece and is +inf just right of a root and
     # -inf just left of one; only the outer ends mu and L need evaluating.

@@ -1,30 +1,32 @@
 r"""The UBA curve, written once against an array namespace.
 
-Progress through the decay phase is :math:`p = (t - W) / (T - W)`, clipped to
-:math:`[0, 1]`, where :math:`t` is the 0-based update index, :math:`W` the warmup
-length and :math:`T` the total budget (warmup included). With
-:math:`u(p) = 1 + \cos(\pi p)` the shape is
+Progress through the decay phase is $p = (t - W) / (T - W)$, clipped to
+$[0, 1]$, where $t$ is the 0-based update index, $W$ the warmup
+length and $T$ the total budget (warmup included). With
+$u(p) = 1 + \cos(\pi p)$ the shape is
 
-.. math::
-    f(p) = \frac{2u}{2\varphi + (2 - \varphi) u},
-    \qquad \mathrm{lr}(t) = \mathrm{lr}_{min} + (\mathrm{lr}_{peak} - \mathrm{lr}_{min}) f(p).
+$$
+f(p) = \frac{2u}{2\varphi + (2 - \varphi) u},
+\qquad \mathrm{lr}(t) = \mathrm{lr}_{min} + (\mathrm{lr}_{peak} - \mathrm{lr}_{min}) f(p).
+$$
 
 The code evaluates the algebraically identical form
 
-.. math::
-    f = \frac{\tau^2}{\tau^2 + \varphi / 2}, \qquad \tau = \tan\left(\tfrac{\pi}{2} q\right),
-    \qquad q = 1 - p = \frac{T - t}{T - W},
+$$
+f = \frac{\tau^2}{\tau^2 + \varphi / 2}, \qquad \tau = \tan\left(\tfrac{\pi}{2} q\right),
+\qquad q = 1 - p = \frac{T - t}{T - W},
+$$
 
-(from :math:`u = 2\cos^2(\pi p / 2) = 2\sin^2(\pi q / 2)`, divided through by
-:math:`\cos^2(\pi q / 2)`). Nothing cancels for any :math:`\varphi > 0`; the
-remaining fraction :math:`q` is computed from the step itself, so near the end
-of the run :math:`f \approx (\pi q)^2 / (2\varphi)` keeps full relative precision
-in float32; at :math:`q = 1`, :math:`f = 1` is set exactly (the tangent there is
-only large, which a huge :math:`\varphi` would notice); at :math:`q = 0`,
-:math:`f = 0` exactly, so the floor is exact. Above :math:`f = 1/2` it is computed
-as :math:`1 - (\varphi/2) / (\tau^2 + \varphi/2)`, whose rounded values never rise
+(from $u = 2\cos^2(\pi p / 2) = 2\sin^2(\pi q / 2)$, divided through by
+$\cos^2(\pi q / 2)$). Nothing cancels for any $\varphi > 0$; the
+remaining fraction $q$ is computed from the step itself, so near the end
+of the run $f \approx (\pi q)^2 / (2\varphi)$ keeps full relative precision
+in float32; at $q = 1$, $f = 1$ is set exactly (the tangent there is
+only large, which a huge $\varphi$ would notice); at $q = 0$,
+$f = 0$ exactly, so the floor is exact. Above $f = 1/2$ it is computed
+as $1 - (\varphi/2) / (\tau^2 + \varphi/2)$, whose rounded values never rise
 from one step to the next. One transcendental per step, and the expression stays
-differentiable in :math:`\varphi` everywhere.
+differentiable in $\varphi$ everywhere.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ __all__ = ["CurveCache", "UBAConfig", "make_config", "uba_factor", "uba_lr"]
 
 
 def _shape(q: Any, phi: Any, xp: ModuleType) -> Any:
-    """:math:`f` from the remaining fraction ``q = 1 - p`` (already in [0, 1]).
+    """$f$ from the remaining fraction ``q = 1 - p`` (already in [0, 1]).
 
     At ``q = 1`` the tangent is large but finite, so a phi of that size or more would
     pull the first decay step below the peak: it is set to 1 there, exactly.
@@ -64,16 +66,17 @@ def _shape(q: Any, phi: Any, xp: ModuleType) -> Any:
 
 
 def uba_factor(progress: Any, phi: Any, *, xp: ModuleType = numpy) -> Any:
-    r"""The UBA shape :math:`f(p) = 2u / (2\varphi + (2 - \varphi) u)`, :math:`u = 1 + \cos \pi p`.
+    r"""The UBA shape $f(p) = 2u / (2\varphi + (2 - \varphi) u)$, $u = 1 + \cos \pi p$.
 
     Args:
-        progress: Fraction of the decay phase done, :math:`p`; clipped to [0, 1].
-        phi: Shape parameter :math:`\varphi > 0` (2 is cosine). Not validated here:
-            this is the traced inner function; validate through :class:`UBAConfig`.
+        progress: Fraction of the decay phase done, $p$; clipped to [0, 1].
+        phi: Shape parameter $\varphi > 0$ (2 is cosine). Not validated here:
+            this is the traced inner function; validate through
+            [`UBAConfig`][uba_core.UBAConfig].
         xp: Array namespace (numpy, jax.numpy, keras.ops) that evaluates it.
 
     Returns:
-        :math:`f(p)` in [0, 1]: 1 at the start, 0 at the end.
+        $f(p)$ in [0, 1]: 1 at the start, 0 at the end.
 
     Examples:
         >>> round(float(uba_factor(0.5, 2.0)), 15)  # cosine at mid-run
@@ -99,31 +102,35 @@ def uba_lr(
 ) -> Any:
     r"""Learning rate at update index ``step``: linear warmup, UBA decay, then the floor.
 
-    .. math::
-        \mathrm{lr}(t) = \begin{cases}
-          \mathrm{lr}_{start} + (\mathrm{lr}_{peak} - \mathrm{lr}_{start})\, t / W & t < W \\
-          \mathrm{lr}_{min} + (\mathrm{lr}_{peak} - \mathrm{lr}_{min})\, f(p)^{e} & W \le t < T \\
-          \mathrm{lr}_{min} & t \ge T
-        \end{cases}
+    $$
+    \mathrm{lr}(t) = \begin{cases}
+      \mathrm{lr}_{start} + (\mathrm{lr}_{peak} - \mathrm{lr}_{start})\, t / W & t < W \\
+      \mathrm{lr}_{min} + (\mathrm{lr}_{peak} - \mathrm{lr}_{min})\, f(p)^{e} & W \le t < T \\
+      \mathrm{lr}_{min} & t \ge T
+    \end{cases}
+    $$
 
-    with :math:`e` the config's ``exponent`` (1 unless set).
+    with $e$ the config's ``exponent`` (1 unless set).
 
     Trace-safe: no Python branch depends on ``step``, only on the (static) config.
 
     Args:
-        step: Update index :math:`t` (the k-th update uses :math:`\mathrm{lr}(k)`), a
+        step: Update index $t$ (the k-th update uses $\mathrm{lr}(k)$), a
             scalar or array. Non-integer values are allowed (the Chebyshev helpers
-            use :math:`t = k - 1/2`). With numpy it is converted to float64; other
+            use $t = k - 1/2$). With numpy it is converted to float64; other
             namespaces expect a floating array already (the adapters cast it).
         config: The validated schedule.
         xp: Array namespace that evaluates the expression.
-        remaining: :math:`T - t` as a floating array, computed exactly (in integers)
-            by the caller. A float32 framework cannot hold steps above :math:`2^{24}`;
+        remaining: $T - t$ as a floating array, computed exactly (in integers)
+            by the caller. A float32 framework cannot hold steps above $2^{24}$;
             with the exact distance to the end, a short decay inside a huge budget
             stays right. Default: ``total_steps - step``.
-        phi, peak_lr, min_lr, warmup_start_lr: Override the config's value, typically
-            with a traced array (so that JAX can differentiate or vmap with respect
-            to it, which a config cannot hold). Not validated here.
+        phi: Overrides ``config.phi``, typically with a traced array (so that JAX
+            can differentiate or vmap with respect to it, which a config cannot
+            hold). Not validated here.
+        peak_lr: Overrides ``config.peak_lr``, in the same way.
+        min_lr: Overrides ``config.min_lr``, in the same way.
+        warmup_start_lr: Overrides ``config.warmup_start_lr``, in the same way.
 
     Returns:
         The learning rate(s), same shape as ``step``.
@@ -208,13 +215,11 @@ def _validated(fields: Mapping[str, Any], names: Mapping[str, str]) -> dict[str,
     }
 
 
-#: The phi every constructor uses when none is given: 2, the cosine shape. In the
-#: budgeted benchmark (benchmarks/results/budgeted.md: 6 tasks x 3 budgets, each
-#: schedule with its own tuned lr) no other fixed phi had more wins than losses
-#: against cosine by more than one of the 18 cells, and phi = 2 had the best mean
-#: rank of the fixed phis. So the default is the curve users already know, and phi
-#: is a knob to turn for a reason (the README's guideline, or suggest_phi).
 DEFAULT_PHI: float = 2.0
+"""The phi every constructor uses when none is given: 2, the cosine shape. No other
+fixed phi does better across the budgeted benchmark (benchmarks/results/budgeted.md),
+so the default is the curve users already know, and phi is a knob to turn for a
+reason (the guideline on the docs' "Choosing phi" page, or `suggest_phi`)."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -222,15 +227,16 @@ class UBAConfig:
     r"""One UBA schedule: budget, rates, shape and warmup, validated on construction.
 
     Attributes:
-        total_steps: Budget :math:`T` in updates, warmup included (>= 1).
+        total_steps: Budget $T$ in updates, warmup included (>= 1).
         peak_lr: Rate at the end of warmup (or at step 0 without warmup), >= 0.
-        phi: Shape :math:`\varphi > 0`, finite; default :data:`DEFAULT_PHI` (2,
-            cosine). Below 2 holds the rate high longer, above 2 drops early (see
-            :func:`uba_core.describe_phi`).
-        min_lr: Floor reached at step :math:`T` and held after it, >= 0. Above
+        phi: Shape $\varphi > 0$, finite; default
+            [`DEFAULT_PHI`][uba_core.DEFAULT_PHI] (2, cosine). Below 2 holds the rate
+            high longer, above 2 drops early (see
+            [`describe_phi`][uba_core.describe_phi]).
+        min_lr: Floor reached at step $T$ and held after it, >= 0. Above
             ``peak_lr`` the curve rises to it instead (as torch's
             ``CosineAnnealingLR`` does with such an ``eta_min``).
-        warmup_steps: Linear warmup length :math:`W`, 0 <= W < T.
+        warmup_steps: Linear warmup length $W$, 0 <= W < T.
         warmup_start_lr: Rate at step 0 when warming up, >= 0.
         exponent: The shape is raised to this power, > 0 (optax's cosine schedules
             have it); 1 is the UBA curve itself.
@@ -286,7 +292,7 @@ class UBAConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UBAConfig:
-        """Rebuild a config from :meth:`to_dict` output (or its JSON).
+        """Rebuild a config from [`to_dict`][uba_core.UBAConfig.to_dict] output (or its JSON).
 
         Raises:
             TypeError: ``data`` is not a mapping.
@@ -317,7 +323,7 @@ _CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(UBAConfig)
 
 
 def make_config(names: Mapping[str, str] | None = None, /, **fields: Any) -> UBAConfig:
-    """Build a :class:`UBAConfig`, reporting errors under the caller's argument names.
+    """Build a `UBAConfig`, reporting errors under the caller's argument names.
 
     Adapters use it so that a bad ``T_max`` is reported as ``T_max``, not
     ``total_steps``.
@@ -337,7 +343,7 @@ class CurveCache:
     """Rates of one config at integer steps, computed vectorised a block at a time.
 
     A scheduler asks for one step at a time, almost always the next one; this
-    evaluates :func:`uba_lr` (numpy, the same values as ``config(steps)``) for a
+    evaluates `uba_lr` (numpy, the same values as ``config(steps)``) for a
     block of ``block`` consecutive steps and serves them as Python floats, so a
     step costs a list lookup. Non-integer steps are computed directly.
 

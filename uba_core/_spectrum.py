@@ -1,23 +1,23 @@
 r"""Hessian spectra by stochastic Lanczos quadrature (SLQ), and the phi they suggest.
 
-SLQ estimates the eigenvalue distribution of a symmetric operator :math:`H` (here
-the Hessian of a loss, :math:`d \times d`) from products :math:`v \mapsto Hv` only.
-For a unit probe :math:`v` (Rademacher or Gaussian, normalised), ``k`` Lanczos
-steps build an orthonormal basis :math:`V_k` of the Krylov space
-:math:`\mathrm{span}\{v, Hv, \dots, H^{k-1}v\}` and the tridiagonal
-:math:`T_k = V_k^\top H V_k` (diagonal :math:`\alpha`, off-diagonal :math:`\beta`).
-With :math:`T_k = Q \Theta Q^\top`, the Ritz values :math:`\theta_j` and the weights
-:math:`w_j = Q_{1j}^2` (:math:`\sum_j w_j = 1`) are the k-point Gauss quadrature of
-the probe's spectral measure :math:`\sum_i (v^\top u_i)^2 \delta_{\lambda_i}`,
+SLQ estimates the eigenvalue distribution of a symmetric operator $H$ (here
+the Hessian of a loss, $d \times d$) from products $v \mapsto Hv$ only.
+For a unit probe $v$ (Rademacher or Gaussian, normalised), ``k`` Lanczos
+steps build an orthonormal basis $V_k$ of the Krylov space
+$\mathrm{span}\{v, Hv, \dots, H^{k-1}v\}$ and the tridiagonal
+$T_k = V_k^\top H V_k$ (diagonal $\alpha$, off-diagonal $\beta$).
+With $T_k = Q \Theta Q^\top$, the Ritz values $\theta_j$ and the weights
+$w_j = Q_{1j}^2$ ($\sum_j w_j = 1$) are the k-point Gauss quadrature of
+the probe's spectral measure $\sum_i (v^\top u_i)^2 \delta_{\lambda_i}$,
 whose expectation over the probe is the eigenvalue distribution
-:math:`\frac1d \sum_i \delta_{\lambda_i}`. Pooling the quadratures of several probes
-(each weighted :math:`1 / \mathrm{probes}`) gives the spectral density estimate.
+$\frac1d \sum_i \delta_{\lambda_i}$. Pooling the quadratures of several probes
+(each weighted $1 / \mathrm{probes}$) gives the spectral density estimate.
 
-The extreme Ritz values converge first, from inside: :math:`\theta_{max} \le
-\lambda_{max}` is accurate after a few steps, while the bottom of a spectrum that is
+The extreme Ritz values converge first, from inside: $\theta_{max} \le
+\lambda_{max}$ is accurate after a few steps, while the bottom of a spectrum that is
 dense near its lower end (log-uniform, say) is resolved only to about
-:math:`\lambda_{max} / k^2`: use ``lanczos_steps`` of at least
-:math:`4\sqrt\kappa` to see a condition number :math:`\kappa` (40 for 100, 127 for 1000).
+$\lambda_{max} / k^2$: use ``lanczos_steps`` of at least
+$4\sqrt\kappa$ to see a condition number $\kappa$ (40 for 100, 127 for 1000).
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy
+from numpy.typing import NDArray
 
 from uba_core._chebyshev import describe_phi, mean_lr_factor
 from uba_core._validation import check_int, check_real
@@ -48,15 +49,15 @@ __all__ = [
     "suggest_phi",
 ]
 
-#: Ritz values below ``MU_EFF_TOL * lambda_max`` count as flat (see :class:`Spectrum`).
+#: Ritz values below ``MU_EFF_TOL * lambda_max`` count as flat (see `Spectrum`).
 MU_EFF_TOL = 1e-3
 _SLACK = 1e-9  # keeps a Ritz value exactly at the threshold (a kappa = 1 / tol spectrum) despite rounding
 
 _BREAKDOWN = 1e-10  # beta below this times the norm estimate: the Krylov space is invariant
-Matvec = Callable[[numpy.ndarray], Any]
+Matvec = Callable[[NDArray[numpy.float64]], Any]
 
 
-def check_loss_and_batches(loss_fn: Any, batches: Any) -> list:
+def check_loss_and_batches(loss_fn: object, batches: Iterable[Any]) -> list[Any]:
     """The checks every framework estimator starts with; returns the batches as a list.
 
     Raises:
@@ -74,7 +75,7 @@ def check_loss_and_batches(loss_fn: Any, batches: Any) -> list:
 def _check_rng(rng: Any) -> numpy.random.Generator:
     if isinstance(rng, numpy.random.Generator):
         return rng
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0:
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and int(rng) >= 0:
         return numpy.random.default_rng(int(rng))
     raise TypeError(
         "Argument `rng` must be a numpy.random.Generator or a seed (an integer >= 0). "
@@ -84,29 +85,29 @@ def _check_rng(rng: Any) -> numpy.random.Generator:
 
 def lanczos(
     matvec: Matvec, dim: int, steps: int, rng: Any, *, probe: str = "rademacher"
-) -> tuple[numpy.ndarray, numpy.ndarray]:
+) -> tuple[NDArray[numpy.float64], NDArray[numpy.float64]]:
     r"""Lanczos tridiagonalisation with full reorthogonalisation, from a random probe.
 
     Every new vector is orthogonalised against all previous ones (classical
     Gram-Schmidt, twice), so the basis stays orthonormal to machine precision and no
     spurious copies of converged Ritz values appear. This stores ``steps`` vectors:
-    ``8 * steps * dim`` bytes (160 MB for 40 steps and :math:`5 \cdot 10^5`
+    ``8 * steps * dim`` bytes (160 MB for 40 steps and $5 \cdot 10^5$
     parameters).
 
     Args:
-        matvec: :math:`v \mapsto Hv` for a symmetric :math:`H`; receives a float64
+        matvec: $v \mapsto Hv$ for a symmetric $H$; receives a float64
             numpy vector of shape ``(dim,)`` and returns anything numpy converts to one.
-        dim: Dimension :math:`d` >= 1.
-        steps: Lanczos steps :math:`k` >= 1, each one call of ``matvec``.
+        dim: Dimension $d$ >= 1.
+        steps: Lanczos steps $k$ >= 1, each one call of ``matvec``.
         rng: A ``numpy.random.Generator`` (or an integer seed) drawing the probe.
-        probe: ``"rademacher"`` (entries :math:`\pm 1`) or ``"gaussian"``, normalised.
+        probe: ``"rademacher"`` (entries $\pm 1$) or ``"gaussian"``, normalised.
 
     Returns:
-        ``(alpha, beta)``: the diagonal (length :math:`m \le k`) and off-diagonal
-        (length :math:`m - 1`) of :math:`T_m`. The run stops early (*breakdown*,
-        :math:`m < k`) when the Krylov space is invariant (:math:`\beta_m \le 10^{-10}`
-        times the norm estimate), which always happens by :math:`m = d`; then
-        :math:`T_m` is exact on that space. ``len(alpha)`` is the number of ``matvec``
+        ``(alpha, beta)``: the diagonal (length $m \le k$) and off-diagonal
+        (length $m - 1$) of $T_m$. The run stops early (*breakdown*,
+        $m < k$) when the Krylov space is invariant ($\beta_m \le 10^{-10}$
+        times the norm estimate), which always happens by $m = d$; then
+        $T_m$ is exact on that space. ``len(alpha)`` is the number of ``matvec``
         calls made.
 
     Raises:
@@ -161,15 +162,15 @@ def lanczos(
     return numpy.array(alpha), numpy.array(beta)
 
 
-def gauss_quadrature(alpha: Any, beta: Any) -> tuple[numpy.ndarray, numpy.ndarray]:
+def gauss_quadrature(alpha: Any, beta: Any) -> tuple[NDArray[numpy.float64], NDArray[numpy.float64]]:
     r"""Ritz values and Gauss-quadrature weights of a Lanczos tridiagonal.
 
     Args:
-        alpha: Diagonal, length :math:`m \ge 1`.
-        beta: Off-diagonal, length :math:`m - 1`.
+        alpha: Diagonal, length $m \ge 1$.
+        beta: Off-diagonal, length $m - 1$.
 
     Returns:
-        ``(nodes, weights)``: the eigenvalues :math:`\theta_j` of :math:`T_m`
+        ``(nodes, weights)``: the eigenvalues $\theta_j$ of $T_m$
         (ascending) and the squared first components of its eigenvectors (sum 1).
 
     Raises:
@@ -194,7 +195,7 @@ def gauss_quadrature(alpha: Any, beta: Any) -> tuple[numpy.ndarray, numpy.ndarra
     return nodes, weights / weights.sum()
 
 
-def _check_quadrature(nodes: Any, weights: Any) -> tuple[numpy.ndarray, numpy.ndarray]:
+def _check_quadrature(nodes: Any, weights: Any) -> tuple[NDArray[numpy.float64], NDArray[numpy.float64]]:
     x = numpy.asarray(nodes, dtype=numpy.float64)
     w = numpy.asarray(weights, dtype=numpy.float64)
     if x.ndim != 1 or x.size == 0 or w.shape != x.shape or not numpy.all(numpy.isfinite(x)):
@@ -208,7 +209,7 @@ def _check_quadrature(nodes: Any, weights: Any) -> tuple[numpy.ndarray, numpy.nd
 
 
 def spectral_quantile(nodes: Any, weights: Any, q: float) -> float:
-    r"""The q-quantile of the discrete spectral measure :math:`\sum_j w_j \delta_{\theta_j}`.
+    r"""The q-quantile of the discrete spectral measure $\sum_j w_j \delta_{\theta_j}$.
 
     The smallest node whose cumulative weight (ascending nodes) reaches ``q``;
     ``q = 0`` gives the smallest node, ``q = 1`` the largest.
@@ -225,14 +226,14 @@ def spectral_quantile(nodes: Any, weights: Any, q: float) -> float:
     return float(x[order][index])
 
 
-def spectral_density(nodes: Any, weights: Any, grid: Any, width: float) -> numpy.ndarray:
-    r"""Gaussian-smoothed spectral density :math:`\sum_j w_j \mathcal N(x; \theta_j, \sigma^2)` on ``grid``.
+def spectral_density(nodes: Any, weights: Any, grid: Any, width: float) -> NDArray[numpy.float64]:
+    r"""Gaussian-smoothed spectral density $\sum_j w_j \mathcal N(x; \theta_j, \sigma^2)$ on ``grid``.
 
     Args:
         nodes: Ritz values.
         weights: Their quadrature weights (normalised to sum 1 here).
-        grid: Points :math:`x` (any shape).
-        width: Standard deviation :math:`\sigma` > 0 of the kernel.
+        grid: Points $x$ (any shape).
+        width: Standard deviation $\sigma$ > 0 of the kernel.
 
     Returns:
         The density at each grid point (integrates to 1 over the real line).
@@ -247,7 +248,8 @@ def spectral_density(nodes: Any, weights: Any, grid: Any, width: float) -> numpy
     sigma = check_real("width", width, positive=True)
     g = numpy.asarray(grid, dtype=numpy.float64)
     z = (g[..., None] - x) / sigma
-    return numpy.exp(-0.5 * z * z) @ w / (sigma * math.sqrt(2.0 * math.pi))
+    density: NDArray[numpy.float64] = numpy.exp(-0.5 * z * z) @ w / (sigma * math.sqrt(2.0 * math.pi))
+    return density
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -256,48 +258,46 @@ class Spectrum:
 
     **The mu_eff rule.** Neural-net Hessians carry most of their mass at or near zero
     and some negative curvature, so the smallest eigenvalue says nothing about how
-    conditioned training is. With :math:`\lambda_{max}` the largest Ritz value over all
-    probes and ``tol`` = :data:`MU_EFF_TOL` = :math:`10^{-3}`:
+    conditioned training is. With $\lambda_{max}$ the largest Ritz value over all
+    probes and ``tol`` = ``MU_EFF_TOL`` = $10^{-3}$:
 
-    1. Ritz values :math:`\theta < \mathrm{tol} \cdot \lambda_{max}` (negative and
-       near-zero curvature; a relative slack of :math:`10^{-9}` keeps a value exactly at
+    1. Ritz values $\theta < \mathrm{tol} \cdot \lambda_{max}$ (negative and
+       near-zero curvature; a relative slack of $10^{-9}$ keeps a value exactly at
        the threshold) are treated as flat directions and discarded; their pooled weight
-       is ``discarded_mass``. This bounds :math:`\kappa \le 1 / \mathrm{tol} = 1000`.
+       is ``discarded_mass``. This bounds $\kappa \le 1 / \mathrm{tol} = 1000$.
     2. Each probe's smallest remaining Ritz value is an estimate of the bottom of the
-       positive spectrum (on a positive definite :math:`H` it is an upper bound on
-       :math:`\lambda_{min}` that decreases with every step).
-    3. :math:`\mu_{eff}` is the **median over probes** of these per-probe minima
+       positive spectrum (on a positive definite $H$ it is an upper bound on
+       $\lambda_{min}$ that decreases with every step).
+    3. $\mu_{eff}$ is the **median over probes** of these per-probe minima
        (probes with no remaining Ritz value are skipped), and
-       :math:`\kappa = \lambda_{max} / \mu_{eff}`.
+       $\kappa = \lambda_{max} / \mu_{eff}$.
 
     The median keeps one probe whose Krylov space caught (or missed) an isolated low
-    eigenvalue from deciding :math:`\kappa` alone. A quantile of the pooled *mass* is
-    deliberately not used: a converged Ritz value at :math:`\lambda_{min}` carries
-    weight about :math:`1/d`, so any mass quantile above :math:`1/d` overshoots
-    :math:`\lambda_{min}` of a uniform spectrum many times over
-    (:meth:`quantile` gives those numbers when wanted). On a positive definite
-    quadratic with :math:`\lambda_{min} \ge \mathrm{tol} \cdot \lambda_{max}`, nothing
-    is discarded and :math:`\mu_{eff} \to \lambda_{min}` from above as the steps grow:
-    within 10 % with 40 steps up to :math:`\kappa = 100`, and with 127 steps
-    (:math:`4\sqrt\kappa`) at :math:`\kappa = 1000`, even for a log-uniform spectrum
-    (the hardest case: dense at the bottom). Too few steps make :math:`\kappa` an
+    eigenvalue from deciding $\kappa$ alone. A quantile of the pooled *mass* is
+    deliberately not used: a converged Ritz value at $\lambda_{min}$ carries
+    weight about $1/d$, so any mass quantile above $1/d$ overshoots
+    $\lambda_{min}$ of a uniform spectrum many times over
+    ([`quantile`][uba_core.Spectrum.quantile] gives those numbers when wanted). On a positive definite
+    quadratic with $\lambda_{min} \ge \mathrm{tol} \cdot \lambda_{max}$, nothing
+    is discarded and $\mu_{eff} \to \lambda_{min}$ from above as the steps grow:
+    within 10 % with 40 steps up to $\kappa = 100$, and with 127 steps
+    ($4\sqrt\kappa$) at $\kappa = 1000$, even for a log-uniform spectrum
+    (the hardest case: dense at the bottom). Too few steps make $\kappa$ an
     underestimate.
-    Without positive curvature (:math:`\lambda_{max} \le 0`), ``mu_eff`` and
+    Without positive curvature ($\lambda_{max} \le 0$), ``mu_eff`` and
     ``kappa`` are NaN.
 
-    On the benchmark nets at initialization (4 probes x 40 steps) the measure has
-    three parts: 80-90 % of the mass in a lump of Ritz values near zero, some negative
-    curvature, and a few percent of positive curvature from about
-    :math:`0.03\,\lambda_{max}` up. Where the lump's Ritz values fall below the
-    threshold (digits MLP: below :math:`4 \cdot 10^{-4}\,\lambda_{max}`) the rule gives
-    :math:`\kappa \approx 20`; where they fall just above it (char-lm: at
-    :math:`1.2`-:math:`3.4 \cdot 10^{-3}\,\lambda_{max}`) it gives :math:`\kappa \approx 440`.
-    ``kappa`` of a net therefore depends on ``tol`` when its flat lump lies near the
-    threshold: look at ``discarded_mass`` and :meth:`quantile`, and compare
-    :meth:`with_tol` (no new products).
+    A net at initialization typically has most of the measure in a lump of Ritz values
+    near zero, some negative curvature, and a little positive curvature well above the
+    lump. Where the lump's Ritz values fall below the threshold they are discarded and
+    ``kappa`` comes from the positive curvature; where they fall just above it they set
+    ``mu_eff``, and ``kappa`` is far larger (benchmarks/results/suggested.md has the
+    benchmark nets' values). ``kappa`` of a net therefore depends on ``tol`` when its flat
+    lump lies near the threshold: look at ``discarded_mass`` and [`quantile`][uba_core.Spectrum.quantile], and
+    compare [`with_tol`][uba_core.Spectrum.with_tol] (no new products).
 
     Attributes:
-        lambda_max: Largest Ritz value over the probes (:math:`\le \lambda_{max}(H)`).
+        lambda_max: Largest Ritz value over the probes ($\le \lambda_{max}(H)$).
         mu_eff: Effective smallest curvature (the rule above).
         kappa: ``lambda_max / mu_eff``.
         nodes: Pooled Ritz values of all probes, ascending (read-only array).
@@ -307,30 +307,30 @@ class Spectrum:
         tol: The discard threshold relative to ``lambda_max``.
         discarded_mass: Weight of the discarded Ritz values (near-zero and negative).
         rule: The mu_eff rule in words, with the numbers used.
-        tridiagonals: The ``(alpha, beta)`` of each probe, as :func:`lanczos` returned them.
+        tridiagonals: The ``(alpha, beta)`` of each probe, as ``lanczos`` returned them.
     """
 
     lambda_max: float
     mu_eff: float
     kappa: float
-    nodes: numpy.ndarray
-    weights: numpy.ndarray
+    nodes: NDArray[numpy.float64]
+    weights: NDArray[numpy.float64]
     hvps: int
     probes: int
     tol: float
     discarded_mass: float
     rule: str
-    tridiagonals: tuple[tuple[numpy.ndarray, numpy.ndarray], ...]
+    tridiagonals: tuple[tuple[NDArray[numpy.float64], NDArray[numpy.float64]], ...]
 
     def with_tol(self, tol: float) -> Spectrum:
         """The same estimate under another discard threshold ``tol`` (no new products)."""
         return spectrum_from_tridiagonals(self.tridiagonals, tol=tol)
 
     def quantile(self, q: float) -> float:
-        """The q-quantile of the pooled spectral measure (see :func:`spectral_quantile`)."""
+        """The q-quantile of the pooled spectral measure (see ``spectral_quantile``)."""
         return spectral_quantile(self.nodes, self.weights, q)
 
-    def density(self, grid: Any, width: float | None = None) -> numpy.ndarray:
+    def density(self, grid: Any, width: float | None = None) -> NDArray[numpy.float64]:
         """Gaussian-smoothed density on ``grid``; ``width`` defaults to 1 % of the node range."""
         if width is None:
             width = max(0.01 * float(self.nodes[-1] - self.nodes[0]), 1e-12 * abs(self.lambda_max), 1e-300)
@@ -353,11 +353,11 @@ class Spectrum:
 def spectrum_from_tridiagonals(
     tridiagonals: Sequence[tuple[Any, Any]], *, tol: float = MU_EFF_TOL
 ) -> Spectrum:
-    """Pool the Lanczos tridiagonals of several probes into a :class:`Spectrum`.
+    """Pool the Lanczos tridiagonals of several probes into a [`Spectrum`][uba_core.Spectrum].
 
     Args:
-        tridiagonals: One ``(alpha, beta)`` pair per probe, from :func:`lanczos`.
-        tol: Discard threshold relative to ``lambda_max``, in (0, 1] (see :class:`Spectrum`).
+        tridiagonals: One ``(alpha, beta)`` pair per probe, from ``lanczos``.
+        tol: Discard threshold relative to ``lambda_max``, in (0, 1] (see [`Spectrum`][uba_core.Spectrum]).
 
     Returns:
         The spectrum; ``hvps`` is the total length of the ``alpha`` arrays.
@@ -425,25 +425,25 @@ def stochastic_lanczos_quadrature(
     progress: bool = False,
     probe: str = "rademacher",
 ) -> Spectrum:
-    r"""Estimate the spectrum of :math:`H` from ``probes`` Lanczos runs of ``lanczos_steps`` steps.
+    r"""Estimate the spectrum of $H$ from ``probes`` Lanczos runs of ``lanczos_steps`` steps.
 
     The framework adapters (``uba_torch.estimate_spectrum``,
     ``uba_jax.estimate_spectrum``) call this with their Hessian-vector product.
 
     Args:
-        matvec: :math:`v \mapsto Hv` on float64 numpy vectors of shape ``(dim,)``.
+        matvec: $v \mapsto Hv$ on float64 numpy vectors of shape ``(dim,)``.
         dim: Dimension >= 1.
         probes: Independent random probes >= 1.
         lanczos_steps: Lanczos steps per probe >= 1 (one ``matvec`` call each).
         max_hvps: Budget of ``matvec`` calls; ``probes * lanczos_steps`` above it is
             an error (raised before any work), never silently truncated.
         seed: Seed (integer >= 0) of the probes; equal seeds give equal probes.
-        tol: Discard threshold of the mu_eff rule (:class:`Spectrum`).
+        tol: Discard threshold of the mu_eff rule ([`Spectrum`][uba_core.Spectrum]).
         progress: Show a tqdm bar over the Hessian-vector products.
         probe: ``"rademacher"`` or ``"gaussian"``.
 
     Returns:
-        The :class:`Spectrum`.
+        The [`Spectrum`][uba_core.Spectrum].
 
     Raises:
         TypeError, ValueError: an argument is invalid; the message names it.
@@ -472,7 +472,7 @@ def stochastic_lanczos_quadrature(
             )
     bar = _progress_bar(progress, probes * min(steps, dim), "Hessian spectrum (SLQ)")
 
-    def counted(v: numpy.ndarray) -> Any:
+    def counted(v: NDArray[numpy.float64]) -> Any:
         out = matvec(v)
         if bar is not None:
             bar.update(1)
@@ -488,16 +488,16 @@ def stochastic_lanczos_quadrature(
 
 
 def kappa_cap(total_steps: int) -> float:
-    r"""The largest condition number a budget of T steps can act on: :math:`T^2`.
+    r"""The largest condition number a budget of T steps can act on: $T^2$.
 
-    Gradient descent with any T step sizes is a degree-T polynomial :math:`p` in
-    :math:`H` with :math:`p(0) = 1`; the best worst case on :math:`[\mu, L]` is the
-    Chebyshev residual :math:`1 / T_T(\frac{\kappa + 1}{\kappa - 1}) \approx
-    1 / \cosh(2T / \sqrt\kappa)`. At :math:`\kappa = T^2` even that optimum shrinks
-    the error along :math:`\lambda = \mu` only by :math:`\cosh 2 \approx 3.8` (residual
-    0.27), and curvatures far below :math:`L / T^2` are left essentially untouched,
-    whatever the schedule. Raising phi past :math:`2T^2` would only make the curve
-    drop sooner (mean lr factor :math:`1/(1 + T)` at the cap) without resolving them.
+    Gradient descent with any T step sizes is a degree-T polynomial $p$ in
+    $H$ with $p(0) = 1$; the best worst case on $[\mu, L]$ is the
+    Chebyshev residual $1 / T_T(\frac{\kappa + 1}{\kappa - 1}) \approx
+    1 / \cosh(2T / \sqrt\kappa)$. At $\kappa = T^2$ even that optimum shrinks
+    the error along $\lambda = \mu$ only by $\cosh 2 \approx 3.8$ (residual
+    0.27), and curvatures far below $L / T^2$ are left essentially untouched,
+    whatever the schedule. Raising phi past $2T^2$ would only make the curve
+    drop sooner (mean lr factor $1/(1 + T)$ at the cap) without resolving them.
 
     Examples:
         >>> kappa_cap(300)
@@ -509,15 +509,15 @@ def kappa_cap(total_steps: int) -> float:
 
 @dataclasses.dataclass(frozen=True)
 class PhiSuggestion:
-    """The phi :func:`suggest_phi` proposes for a spectrum and a budget.
+    """The phi [`suggest_phi`][uba_core.suggest_phi] proposes for a spectrum and a budget.
 
     Attributes:
         phi: ``2 * kappa_used`` (convex branch; 2, cosine, when ``kappa_used = 1``).
         kappa_used: ``min(max(kappa_estimated, 1), kappa_cap)``.
         kappa_estimated: The spectrum's ``kappa``.
-        kappa_cap: :func:`kappa_cap` of the budget, :math:`T^2`.
+        kappa_cap: ``kappa_cap`` of the budget, $T^2$.
         total_steps: The budget T.
-        branch: :func:`uba_core.describe_phi` branch of ``phi``: ``"convex"`` or ``"cosine"``.
+        branch: [`uba_core.describe_phi`][uba_core.describe_phi] branch of ``phi``: ``"convex"`` or ``"cosine"``.
         mean_lr_factor: Mean of the shape over the decay (cosine: 0.5).
         reason: Why ``kappa_used`` is what it is.
     """
@@ -546,17 +546,17 @@ class PhiSuggestion:
 def suggest_phi(spectrum: Spectrum, total_steps: int) -> PhiSuggestion:
     r"""phi = 2 kappa for an estimated spectrum, limited to what T steps can resolve.
 
-    :math:`\kappa_{used} = \min(\max(\kappa, 1), T^2)` (:func:`kappa_cap`), and
-    :math:`\varphi = 2\kappa_{used}`: the UBA shape that reproduces the Chebyshev step
-    sizes of :math:`[\mu_{eff}, \lambda_{max}]` (convex branch, :math:`\varphi \ge 2`).
+    $\kappa_{used} = \min(\max(\kappa, 1), T^2)$ (``kappa_cap``), and
+    $\varphi = 2\kappa_{used}$: the UBA shape that reproduces the Chebyshev step
+    sizes of $[\mu_{eff}, \lambda_{max}]$ (convex branch, $\varphi \ge 2$).
 
     Args:
-        spectrum: From :func:`stochastic_lanczos_quadrature` or an adapter's
+        spectrum: From [`stochastic_lanczos_quadrature`][uba_core.stochastic_lanczos_quadrature] or an adapter's
             ``estimate_spectrum``.
         total_steps: Budget T >= 1.
 
     Raises:
-        TypeError: ``spectrum`` is not a :class:`Spectrum`, or ``total_steps`` not an int.
+        TypeError: ``spectrum`` is not a [`Spectrum`][uba_core.Spectrum], or ``total_steps`` not an int.
         ValueError: ``total_steps`` < 1, or the spectrum has no positive curvature.
 
     Examples:

@@ -3,40 +3,47 @@
 The pair mirrors ``optax.cosine_decay_schedule`` and
 ``optax.warmup_cosine_decay_schedule`` (``decay_steps`` includes the warmup, as in
 optax). Each factory validates its arguments once and returns a trace-safe
-closure over :func:`uba_core.uba_lr` evaluated with ``jax.numpy``: it works under
+closure over [`uba_core.uba_lr`][uba_core.uba_lr] evaluated with ``jax.numpy``: it works under
 ``jax.jit`` and ``jax.vmap``, is differentiable with respect to ``phi`` and the
 rates, and stays finite for any budget and int32 counts up to ``2**31 - 1``. The
 rates may be arrays, as in optax (a sweep over learning rates in one ``jit``); the
 rate returned is weakly typed when they are Python floats, so ``lr * bf16`` stays
 bfloat16. Past the budget it holds the floor.
-:func:`estimate_spectrum` gives the Hessian spectrum of a loss (for
-:func:`uba_core.suggest_phi`).
+[`estimate_spectrum`][uba_jax.estimate_spectrum] gives the Hessian spectrum of a loss (for
+[`uba_core.suggest_phi`][uba_core.suggest_phi]).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from uba_core._schedule import DEFAULT_PHI, UBAConfig, make_config, uba_lr
 from uba_core._validation import check_float32_positive, check_real, require_framework
 
-jax = require_framework("jax", "jax")
+if TYPE_CHECKING:
+    import jax
+    from jax.typing import ArrayLike
+else:
+    jax = require_framework("jax", "jax")
 require_framework("optax", "jax")
+import jax.core  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy  # noqa: E402
 
 from uba_jax._spectrum import estimate_spectrum  # noqa: E402
 
 __all__ = ["estimate_spectrum", "from_uba_config", "uba_decay_schedule", "warmup_uba_decay_schedule"]
-__test__ = {"estimate_spectrum": estimate_spectrum}  # its Examples run with this module's doctests
+__test__: dict[str, object] = {"estimate_spectrum": estimate_spectrum}  # its Examples run with this module's doctests
 
-Schedule = Callable[[Any], Any]
+#: What the factories return: a schedule optax accepts (an ``optax.Schedule``) whose rate
+#: is a ``jax.Array``.
+Schedule: TypeAlias = "Callable[[ArrayLike], jax.Array]"
 
 
-def from_uba_config(config: UBAConfig, *, phi: Any = None) -> Schedule:
-    """The optax schedule of a :class:`uba_core.UBAConfig`.
+def from_uba_config(config: UBAConfig, *, phi: ArrayLike | None = None) -> Schedule:
+    """The optax schedule of a [`uba_core.UBAConfig`][uba_core.UBAConfig].
 
     Args:
         config: The schedule.
@@ -69,18 +76,20 @@ def _schedule(config: UBAConfig, **overrides: Any) -> Schedule:
     overrides = {k: v for k, v in overrides.items() if v is not None}
     total = config.total_steps
 
-    def schedule(count: Any) -> Any:
+    def schedule(count: ArrayLike) -> jax.Array:
         count = jnp.asarray(count)
         step = count * 1.0  # a weakly typed float, as in optax
         remaining = None  # T - count in integers: exact for counts above 2**24
-        if jnp.issubdtype(count.dtype, jnp.signedinteger) and total <= jnp.iinfo(count.dtype).max:
+        # jnp.iinfo is ml_dtypes.iinfo, which has no annotations.
+        if jnp.issubdtype(count.dtype, jnp.signedinteger) and total <= jnp.iinfo(count.dtype).max:  # type: ignore[no-untyped-call]
             remaining = (total - count) * 1.0
-        return uba_lr(step, config, xp=jnp, remaining=remaining, **overrides)
+        rate: jax.Array = uba_lr(step, config, xp=jnp, remaining=remaining, **overrides)
+        return rate
 
     return schedule
 
 
-def _split(name: str, value: Any, *, placeholder: float, **rules: Any) -> tuple[float, Any]:
+def _split(name: str, value: ArrayLike, *, placeholder: float, **rules: Any) -> tuple[float, jax.Array | None]:
     """``(value for the config, array override or None)`` of an ArrayLike argument.
 
     A Python or 0-d value is checked against ``rules`` (those of ``check_real``) and
@@ -89,7 +98,8 @@ def _split(name: str, value: Any, *, placeholder: float, **rules: Any) -> tuple[
     config then holds ``placeholder``.
     """
     if isinstance(value, jax.core.Tracer):
-        return placeholder, value
+        # A Tracer is a jax.Array (registered as a virtual subclass, which type checkers do not see).
+        return placeholder, cast("jax.Array", value)
     if numpy.ndim(value) == 0 or not hasattr(value, "shape"):
         return check_real(name, value, **rules), None
     for item in numpy.asarray(value).ravel():
@@ -98,12 +108,12 @@ def _split(name: str, value: Any, *, placeholder: float, **rules: Any) -> tuple[
 
 
 def uba_decay_schedule(
-    init_value: Any,
+    init_value: ArrayLike,
     decay_steps: int,
-    alpha: Any = 0.0,
+    alpha: ArrayLike = 0.0,
     exponent: float = 1.0,
     *,
-    phi: Any = DEFAULT_PHI,
+    phi: ArrayLike = DEFAULT_PHI,
 ) -> Schedule:
     r"""UBA decay from ``init_value`` to ``alpha * init_value`` over ``decay_steps``.
 
@@ -115,7 +125,7 @@ def uba_decay_schedule(
             the floor afterwards.
         alpha: Floor as a fraction of ``init_value``, in [0, 1]; a float or an array.
         exponent: The shape is raised to this power, > 0 (as in optax).
-        phi: Shape, > 0; default :data:`uba_core.DEFAULT_PHI`. May be traced
+        phi: Shape, > 0; default [`uba_core.DEFAULT_PHI`][uba_core.DEFAULT_PHI]. May be traced
             (``jax.grad`` with respect to phi).
 
     Raises:
@@ -139,14 +149,14 @@ def uba_decay_schedule(
 
 
 def warmup_uba_decay_schedule(
-    init_value: Any,
-    peak_value: Any,
+    init_value: ArrayLike,
+    peak_value: ArrayLike,
     warmup_steps: int,
     decay_steps: int,
-    end_value: Any = 0.0,
+    end_value: ArrayLike = 0.0,
     exponent: float = 1.0,
     *,
-    phi: Any = DEFAULT_PHI,
+    phi: ArrayLike = DEFAULT_PHI,
 ) -> Schedule:
     r"""Linear warmup from ``init_value`` to ``peak_value``, then UBA decay to ``end_value``.
 
@@ -160,7 +170,7 @@ def warmup_uba_decay_schedule(
         decay_steps: Budget including warmup, >= 1 (an integral float is accepted).
         end_value: Floor, >= 0; a float or an array.
         exponent: The shape is raised to this power, > 0 (as in optax).
-        phi: Shape, > 0; default :data:`uba_core.DEFAULT_PHI`. May be traced.
+        phi: Shape, > 0; default [`uba_core.DEFAULT_PHI`][uba_core.DEFAULT_PHI]. May be traced.
 
     Raises:
         TypeError, ValueError: an argument is invalid; the message names it.

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy
+from numpy.typing import NDArray
 
-from uba_core._spectrum import Spectrum, stochastic_lanczos_quadrature
+from uba_core._spectrum import Spectrum, check_loss_and_batches, stochastic_lanczos_quadrature
 from uba_core._validation import require_framework
-from uba_core._spectrum import check_loss_and_batches
 
-jax = require_framework("jax", "jax")
-import jax.numpy as jnp  # noqa: E402
-from jax.flatten_util import ravel_pytree  # noqa: E402
+if TYPE_CHECKING:
+    import jax
+else:
+    jax = require_framework("jax", "jax")
+import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
 
 __all__ = ["estimate_spectrum"]
 
@@ -29,31 +32,37 @@ def estimate_spectrum(
     seed: int = 0,
     progress: bool = True,
 ) -> Spectrum:
-    r"""Spectrum of the Hessian of ``loss_fn`` at ``params`` (see :class:`uba_core.Spectrum`).
+    r"""Spectrum of the Hessian of ``loss_fn`` at ``params``, a [`Spectrum`][uba_core.Spectrum].
 
     The Hessian is that of the mean loss over ``batches``, with respect to every leaf
     of ``params`` (flattened by ``jax.flatten_util.ravel_pytree``). Each product is
     forward-over-reverse (``jax.jvp`` of ``jax.grad``, jitted once per batch shape),
     one per batch, averaged, in the parameters' dtype (float64 needs
     ``jax_enable_x64``); the Lanczos work is
-    :func:`uba_core.stochastic_lanczos_quadrature` on float64 numpy vectors.
+    [`uba_core.stochastic_lanczos_quadrature`][uba_core.stochastic_lanczos_quadrature] on float64
+    numpy vectors.
 
-    Measured cost with the defaults (4 probes x 40 steps = 160 Hessian-vector
-    products) by ``python benchmarks/budgeted.py --suggested`` on an idle 2-core CPU:
-    digits-optax (9,610 parameters, float32, one batch of the 1,078 training images)
-    4.3 s, compilation included.
+    Cost: ``probes * lanczos_steps`` Hessian-vector products (160 with the defaults),
+    each ``len(batches)`` forward-over-reverse passes, plus one compilation per batch
+    shape. Timings of the benchmark nets are in benchmarks/results/suggested.md.
 
     Args:
         loss_fn: ``loss_fn(params, batch) -> scalar``, traceable by JAX.
         params: Any pytree of arrays: the Hessian's variables.
         batches: Non-empty iterable of batches (pytrees ``loss_fn`` accepts), read once.
-        probes, lanczos_steps, max_hvps, seed, progress: as in
-            :func:`uba_core.stochastic_lanczos_quadrature` (one step is one product of
-            the batch-averaged Hessian, ``len(batches)`` forward-over-reverse passes;
-            equal seeds give ``uba_torch.estimate_spectrum`` the same probes).
+        probes: Independent random probes, as in
+            [`stochastic_lanczos_quadrature`][uba_core.stochastic_lanczos_quadrature] (one
+            Lanczos step is one product of the batch-averaged Hessian, ``len(batches)``
+            forward-over-reverse passes).
+        lanczos_steps: Lanczos steps per probe, as there.
+        max_hvps: Budget of Hessian-vector products, as there.
+        seed: Seed of the probes, as there; equal seeds give ``uba_torch.estimate_spectrum``
+            the same probes.
+        progress: Show a tqdm bar over the products, as there.
 
     Returns:
-        The :class:`uba_core.Spectrum`; pass it to :func:`uba_core.suggest_phi`.
+        The [`uba_core.Spectrum`][uba_core.Spectrum]; pass it to
+        [`uba_core.suggest_phi`][uba_core.suggest_phi].
 
     Raises:
         TypeError, ValueError: an argument is invalid; the message names it.
@@ -74,13 +83,15 @@ def estimate_spectrum(
                          f"Received: {flat.size} entries of dtype {flat.dtype}.")
 
     @jax.jit
-    def hvp(x: Any, v: Any, batch: Any) -> Any:
+    def hvp(x: jax.Array, v: jax.Array, batch: Any) -> jax.Array:
         grad = jax.grad(lambda y: loss_fn(unravel(y), batch))
-        return jax.jvp(grad, (x,), (v,))[1]
+        hv: jax.Array = jax.jvp(grad, (x,), (v,))[1]
+        return hv
 
-    def matvec(v: numpy.ndarray) -> numpy.ndarray:
+    def matvec(v: NDArray[numpy.float64]) -> NDArray[numpy.float64]:
         tangent = jnp.asarray(v, dtype=flat.dtype)
-        total = sum(numpy.asarray(hvp(flat, tangent, b), dtype=numpy.float64) for b in batches)
+        total = sum((numpy.asarray(hvp(flat, tangent, b), dtype=numpy.float64) for b in batches),
+                    numpy.zeros(flat.size))
         return total / len(batches)
 
     return stochastic_lanczos_quadrature(matvec, int(flat.size), probes=probes, lanczos_steps=lanczos_steps,

@@ -1,4 +1,4 @@
-"""Keras 3 adapter: :class:`UBADecay`, a ``LearningRateSchedule`` like ``CosineDecay``.
+"""Keras 3 adapter: [`UBADecay`][uba_tf.UBADecay], a ``LearningRateSchedule`` like ``CosineDecay``.
 
 Runs on keras.ops only, so it works inside ``model.fit`` on every Keras backend
 (TensorFlow by default).
@@ -7,13 +7,16 @@ Runs on keras.ops only, so it works inside ``model.fit`` on every Keras backend
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uba_core._schedule import DEFAULT_PHI, UBAConfig, make_config, uba_lr
 from uba_core._validation import check_float32_positive, check_int, check_real, require_framework
 
-keras = require_framework("keras", "tf")
-from keras import ops  # noqa: E402
+if TYPE_CHECKING:
+    import keras
+else:
+    keras = require_framework("keras", "tf")
+from keras import ops
 
 __all__ = ["UBADecay"]
 
@@ -32,12 +35,12 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
     ``phi=2`` gives ``CosineDecay``'s curve.
 
     The optimizer evaluates ``schedule(iterations)`` before incrementing, so the
-    k-th update uses :math:`\mathrm{lr}(k)`. The rate has the dtype of
+    k-th update uses $\mathrm{lr}(k)$. The rate has the dtype of
     ``initial_learning_rate`` as ``CosineDecay``'s has (float32 for a Python float,
     float64 for a float64 value or tensor); it is float32, also under a
     ``mixed_float16`` policy, otherwise. ``get_config`` holds plain floats, so a
     reloaded schedule is float32 (``CosineDecay``'s JSON loses the dtype too). The
-    curve is :func:`uba_core.uba_lr` on keras.ops.
+    curve is [`uba_core.uba_lr`][uba_core.uba_lr] on keras.ops.
 
     Args:
         initial_learning_rate: Peak, or the warmup start when ``warmup_target`` is
@@ -47,10 +50,10 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
         name: Name of the schedule.
         warmup_target: Peak reached after warmup, or None for no warmup.
         warmup_steps: Warmup length (used with ``warmup_target``).
-        phi: Shape, > 0 (2 is cosine); default :data:`uba_core.DEFAULT_PHI`.
+        phi: Shape, > 0 (2 is cosine); default [`uba_core.DEFAULT_PHI`][uba_core.DEFAULT_PHI].
         exponent: The shape is raised to this power, > 0; 1 is UBA.
         min_learning_rate: The floor as an absolute rate, instead of ``alpha``
-            (used by :meth:`from_uba_config`, so no floor is rebuilt by a division).
+            (used by [`from_uba_config`][uba_tf.UBADecay.from_uba_config], so no floor is rebuilt by a division).
 
     Raises:
         TypeError, ValueError: an argument is invalid; the message names it.
@@ -60,6 +63,18 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
         >>> round(float(sched(50)), 6)
         0.05
     """
+
+    # The core schedule, and the validated arguments get_config() returns.
+    uba_config: UBAConfig
+    initial_learning_rate: float
+    decay_steps: int
+    alpha: float
+    name: str
+    warmup_target: float | None
+    warmup_steps: int
+    phi: float
+    exponent: float
+    min_learning_rate: float | None
 
     def __init__(
         self,
@@ -151,7 +166,7 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
 
     @classmethod
     def from_uba_config(cls, config: UBAConfig, name: str = "UBADecay") -> UBADecay:
-        """Build from a :class:`uba_core.UBAConfig` (its floor is kept exactly)."""
+        """Build from a [`uba_core.UBAConfig`][uba_core.UBAConfig] (its floor is kept exactly)."""
         if not isinstance(config, UBAConfig):
             raise TypeError(
                 f"Argument `config` must be a UBAConfig. Received: config={config!r} "

@@ -1,7 +1,8 @@
-"""PyTorch adapter: :class:`UBALR`, a closed-form ``LRScheduler`` with the UBA curve and a
-drop-in for ``CosineAnnealingLR``; :func:`get_uba_schedule_with_warmup`, its transformers-style
-factory; and :func:`estimate_spectrum`, the Hessian spectrum of a model (for
-:func:`uba_core.suggest_phi`)."""
+"""PyTorch adapter: [`UBALR`][uba_torch.UBALR], a closed-form ``LRScheduler`` with the UBA
+curve and a drop-in for ``CosineAnnealingLR``;
+[`get_uba_schedule_with_warmup`][uba_torch.get_uba_schedule_with_warmup], its
+transformers-style factory; and [`estimate_spectrum`][uba_torch.estimate_spectrum], the
+Hessian spectrum of a model (for [`uba_core.suggest_phi`][uba_core.suggest_phi])."""
 
 from __future__ import annotations
 

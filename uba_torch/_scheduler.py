@@ -5,25 +5,29 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from uba_core._schedule import DEFAULT_PHI, CurveCache, UBAConfig, make_config
 from uba_core._validation import check_int, per_group, require_framework
 
-torch = require_framework("torch", "torch")
-from torch.optim.lr_scheduler import LRScheduler  # noqa: E402
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = require_framework("torch", "torch")
+from torch.optim.lr_scheduler import LRScheduler
 
 # The budget warning is attributed to the first frame outside these folders, the code that
 # called step(): accelerate (imported by transformers too) ignores every UserWarning whose
 # module is torch.optim.lr_scheduler, where a fixed stacklevel would point.
 _INTERNAL = tuple(os.path.dirname(os.path.abspath(f)) + os.sep
-                  for f in (__file__, sys.modules[LRScheduler.__module__].__file__))
+                  for f in (__file__, sys.modules[LRScheduler.__module__].__file__) if f is not None)
 
 _NAMES = {"total_steps": "T_max", "min_lr": "eta_min"}
 
 
 class UBABudgetWarning(UserWarning):
-    """A :class:`UBALR` was stepped past its budget ``T_max``; the rate holds the floor.
+    """A [`UBALR`][uba_torch.UBALR] was stepped past its budget ``T_max``; the rate holds the floor.
 
     Training on at the floor is how a wrong budget shows up: accelerate steps a
     prepared scheduler once per process per update (unless ``split_batches``), and
@@ -38,11 +42,11 @@ class UBALR(LRScheduler):
 
     Same positional arguments as ``CosineAnnealingLR(optimizer, T_max, eta_min,
     last_epoch)``; the UBA knobs are keyword-only. The k-th ``optimizer.step()``
-    uses :math:`\mathrm{lr}(k)` of the core curve (:func:`uba_core.uba_lr`):
-    building the scheduler writes :math:`\mathrm{lr}(0)`, each ``scheduler.step()``
+    uses $\mathrm{lr}(k)$ of the core curve ([`uba_core.uba_lr`][uba_core.uba_lr]):
+    building the scheduler writes $\mathrm{lr}(0)$, each ``scheduler.step()``
     after ``optimizer.step()`` writes the next value. With ``phi=2`` and no warmup it
     gives ``CosineAnnealingLR``'s curve; past ``T_max`` it holds ``eta_min`` (the
-    built-in climbs back) and warns once with :class:`UBABudgetWarning`.
+    built-in climbs back) and warns once with [`UBABudgetWarning`][uba_torch.UBABudgetWarning].
 
     Like the built-in, it composes: a change that something else makes to a group's
     ``lr`` between two steps (``ChainedScheduler`` with ``StepLR``, ``LinearLR``,
@@ -59,10 +63,10 @@ class UBALR(LRScheduler):
         eta_min: Floor, a float or one per param group. Above a group's ``lr`` the
             group's rate rises to it, as in ``CosineAnnealingLR``.
         last_epoch: As in torch. Resuming through the constructor with
-            ``last_epoch=N`` applies :math:`\mathrm{lr}(N + 1)` (torch's rule); prefer
+            ``last_epoch=N`` applies $\mathrm{lr}(N + 1)$ (torch's rule); prefer
             ``load_state_dict``.
         phi: Shape, > 0 (2 is cosine; < 2 holds the rate high, > 2 drops early);
-            default :data:`uba_core.DEFAULT_PHI`.
+            default [`uba_core.DEFAULT_PHI`][uba_core.DEFAULT_PHI].
         warmup_steps: Linear warmup length inside ``T_max``.
         warmup_start_lr: Rate at step 0 when warming up, a float or one per group.
         peak_lr: Peak rate, a float or one per group. By default each group's
@@ -75,8 +79,8 @@ class UBALR(LRScheduler):
     must then be single floats). Values written to param groups are Python floats, or are copied
     into the group's tensor when its ``lr`` is a tensor (so ``torch.compile`` does
     not recompile; to keep external factors, each step reads a tensor ``lr`` back,
-    one device synchronisation per group on a GPU). ``state_dict()`` holds plain types (``torch.load(weights_only=True)``
-    reads it). ``load_state_dict`` continues with the checkpoint's schedule (warning
+    one device synchronisation per group on a GPU). ``state_dict()`` holds plain types
+    (``torch.load(weights_only=True)`` reads it). ``load_state_dict`` continues with the checkpoint's schedule (warning
     if it differs from the one built); a ``CosineAnnealingLR`` checkpoint continues
     its budget, floor and peaks with this scheduler's ``phi``.
 
@@ -88,6 +92,8 @@ class UBALR(LRScheduler):
         >>> opt.param_groups[0]["lr"] == float(UBAConfig(total_steps=100, peak_lr=0.1, phi=4.0)(1))
         True
     """
+
+    configs: list[UBAConfig]  # one per param group, in order
 
     def __init__(
         self,
@@ -134,7 +140,7 @@ class UBALR(LRScheduler):
     def from_uba_config(
         cls, optimizer: torch.optim.Optimizer, config: UBAConfig, last_epoch: int = -1
     ) -> UBALR:
-        """Build from a :class:`uba_core.UBAConfig`; every param group gets its curve."""
+        """Build from a [`uba_core.UBAConfig`][uba_core.UBAConfig]; every param group gets its curve."""
         if not isinstance(config, UBAConfig):
             raise TypeError(
                 f"Argument `config` must be a UBAConfig. Received: config={config!r} "
@@ -159,7 +165,9 @@ class UBALR(LRScheduler):
     def phi(self) -> float:
         return self.configs[0].phi
 
-    def get_lr(self) -> list[float]:
+    # torch annotates get_lr as list[float | Tensor]; this one returns Python floats only, and
+    # list is invariant, so the narrower (true) return type needs the ignore.
+    def get_lr(self) -> list[float]:  # type: ignore[override]
         """The rates of the current step; called by ``step()``.
 
         Called from outside ``step()`` it warns, as torch's schedulers do, and
@@ -290,7 +298,7 @@ class UBALR(LRScheduler):
         super().load_state_dict(state)
         self.configs = saved
         self._curves = [CurveCache(cfg) for cfg in saved]
-        if overwritten:
+        if overwritten and self._written is not None:
             for group, w in zip(groups, self._written):
                 if isinstance(group["lr"], torch.Tensor):
                     group["lr"].fill_(w)
@@ -317,7 +325,8 @@ def _value(lr: Any, written: float) -> float:
 
 def _caller_stacklevel() -> int:
     """The ``stacklevel`` of the first caller outside uba_torch and torch.optim."""
-    frame, level = sys._getframe(2), 2  # the frame that calls warnings.warn is level 1
+    frame: FrameType | None = sys._getframe(2)  # the frame that calls warnings.warn is level 1
+    level = 2
     while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL):
         frame, level = frame.f_back, level + 1
     return level
@@ -335,7 +344,7 @@ def get_uba_schedule_with_warmup(
     r"""UBA with linear warmup from 0, named and ordered like transformers' schedule factories.
 
     ``get_cosine_schedule_with_warmup(optimizer, num_warmup_steps, num_training_steps)``
-    gives the same rates as this with ``phi=2``. The result is a :class:`UBALR`, so
+    gives the same rates as this with ``phi=2``. The result is a [`UBALR`][uba_torch.UBALR], so
     the HF ``Trainer`` saves it and reloads it with ``weights_only=True``.
 
     Args:

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 import numpy
+from numpy.typing import NDArray
 
-from uba_core._spectrum import Spectrum, stochastic_lanczos_quadrature
+from uba_core._spectrum import Spectrum, check_loss_and_batches, stochastic_lanczos_quadrature
 from uba_core._validation import require_framework
-from uba_core._spectrum import check_loss_and_batches
 
-torch = require_framework("torch", "torch")
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = require_framework("torch", "torch")
 try:  # the fused attention kernels lack forward AD: use the composite one
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    def _math_attention() -> Any:
+    def _math_attention() -> AbstractContextManager[object]:
         return sdpa_kernel(SDPBackend.MATH)
 except ImportError:  # torch < 2.3
-    def _math_attention() -> Any:
+    def _math_attention() -> AbstractContextManager[object]:
         return torch.backends.cuda.sdp_kernel(enable_flash=False, enable_mem_efficient=False)
 
 __all__ = ["estimate_spectrum"]
@@ -35,21 +39,21 @@ def estimate_spectrum(
     seed: int = 0,
     progress: bool = True,
 ) -> Spectrum:
-    r"""Spectrum of the Hessian of ``loss_fn`` over ``model``'s parameters (see :class:`uba_core.Spectrum`).
+    r"""Spectrum of the Hessian of ``loss_fn`` over ``model``'s parameters, a [`Spectrum`][uba_core.Spectrum].
 
     The Hessian is that of the mean loss over ``batches``, with respect to every
     parameter with ``requires_grad`` (flattened in ``named_parameters`` order). Each
     product is forward-over-reverse (``torch.func.jvp`` of ``torch.func.grad`` over
     ``torch.func.functional_call``), one per batch, averaged, in the parameters' own
-    dtype and device; the Lanczos work is :func:`uba_core.stochastic_lanczos_quadrature`
-    on float64 numpy vectors. The model is not modified. Call ``model.eval()`` first if
+    dtype and device; the Lanczos work is
+    [`uba_core.stochastic_lanczos_quadrature`][uba_core.stochastic_lanczos_quadrature] on float64
+    numpy vectors. The model is not modified. Call ``model.eval()`` first if
     it has dropout or batch norm (a random or stateful loss has no fixed Hessian).
 
-    Measured cost with the defaults (4 probes x 40 steps = 160 Hessian-vector
-    products) by ``python benchmarks/budgeted.py --suggested`` on an idle 2-core CPU
-    (torch's default threads): digits-mlp (9,610 parameters, one batch of the 1,078
-    training images) 6.0 s; char-lm (135,168 parameters, 4 batches of 32 windows, so
-    640 forward-over-reverse passes) 64 s. Lanczos memory: ``8 * 40 * dim`` bytes.
+    Cost: ``probes * lanczos_steps`` Hessian-vector products (160 with the defaults),
+    each ``len(batches)`` forward-over-reverse passes; Lanczos memory
+    ``8 * lanczos_steps * dim`` bytes. Timings of the benchmark nets are in
+    benchmarks/results/suggested.md.
 
     Args:
         model: The module; its parameters are the Hessian's variables.
@@ -58,13 +62,19 @@ def estimate_spectrum(
             with the parameters being differentiated. Other attributes of the module
             are not substituted: wrap another method in a module's ``forward``.
         batches: Non-empty iterable of batches (anything ``loss_fn`` accepts), read once.
-        probes, lanczos_steps, max_hvps, seed, progress: as in
-            :func:`uba_core.stochastic_lanczos_quadrature` (one step is one product of
-            the batch-averaged Hessian, ``len(batches)`` forward-over-reverse passes;
-            equal seeds give ``uba_jax.estimate_spectrum`` the same probes).
+        probes: Independent random probes, as in
+            [`stochastic_lanczos_quadrature`][uba_core.stochastic_lanczos_quadrature] (one
+            Lanczos step is one product of the batch-averaged Hessian, ``len(batches)``
+            forward-over-reverse passes).
+        lanczos_steps: Lanczos steps per probe, as there.
+        max_hvps: Budget of Hessian-vector products, as there.
+        seed: Seed of the probes, as there; equal seeds give ``uba_jax.estimate_spectrum``
+            the same probes.
+        progress: Show a tqdm bar over the products, as there.
 
     Returns:
-        The :class:`uba_core.Spectrum`; pass it to :func:`uba_core.suggest_phi`.
+        The [`uba_core.Spectrum`][uba_core.Spectrum]; pass it to
+        [`uba_core.suggest_phi`][uba_core.suggest_phi].
 
     Raises:
         TypeError, ValueError: an argument is invalid; the message names it.
@@ -95,8 +105,8 @@ def estimate_spectrum(
 
     grad = torch.func.grad(loss_at)
 
-    def matvec(v: numpy.ndarray) -> numpy.ndarray:
-        chunks = torch.from_numpy(v).split(sizes)
+    def matvec(v: NDArray[numpy.float64]) -> NDArray[numpy.float64]:
+        chunks = torch.split(torch.from_numpy(v), sizes)  # typed, unlike Tensor.split
         tangent = {n: c.view(p.shape).to(p) for (n, p), c in zip(params.items(), chunks)}
         total = numpy.zeros(v.shape)
         for batch in batches:
