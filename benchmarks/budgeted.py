@@ -1,6 +1,7 @@
 """Budgeted training: UBA against common schedules, tasks x budgets x schedules x seeds.
 
-Protocol (see tasks.py and schedules.py for the tasks and the schedules):
+Protocol (see tasks.py and schedules.py for the tasks and the schedules, protocol.py
+for the rules shared with suggested.py):
 - every schedule gets its own peak lr, chosen from the task's log grid by the mean
   validation metric over the seeds; where the best lr sits at an edge of the grid,
   the grid is extended for that cell (up to 3 times) until it brackets the optimum;
@@ -10,7 +11,9 @@ Protocol (see tasks.py and schedules.py for the tasks and the schedules):
 
     python benchmarks/budgeted.py            # the full grid (about an hour on 2 cores)
     python benchmarks/budgeted.py --quick    # a small subset (about 3 minutes)
-    python benchmarks/budgeted.py --suggested  # + phi from each task's curvature (suggested.py)
+
+``python benchmarks/suggested.py grid`` then trains the phi drawn from each task's
+curvature on the same grid.
 
 Writes benchmarks/results/budgeted[-quick].json and .md and a PNG per task.
 """
@@ -20,13 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing
 import os
 import platform
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -34,144 +35,13 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from protocol import choose, compare, fmt, run_grid  # noqa: E402
 from schedules import SCHEDULES, multipliers, phi_of  # noqa: E402
 from tasks import TASKS, corpus  # noqa: E402
 
 RESULTS = HERE / "results"
 QUICK_SCHEDULES = ("constant", "linear", "cosine", "wsd", "rex", "uba-0.5", "uba-1", "uba-2", "uba-4",
                    "uba-8")
-MAX_EXTENSIONS = 3
-
-
-def _init_worker() -> None:
-    """One thread per worker process; torch is imported before tensorflow."""
-    os.environ.update(OMP_NUM_THREADS="1", TF_NUM_INTEROP_THREADS="1", TF_NUM_INTRAOP_THREADS="1",
-                      TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow",
-                      XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-    sys.path.insert(0, str(HERE))
-    import torch
-
-    torch.set_num_threads(1)
-    # Everything a job may import, loaded once now: a run never mixes versions of the
-    # package if its files change while it runs.
-    import schedules  # noqa: F401
-    import tasks  # noqa: F401
-    import uba_jax  # noqa: F401
-    import uba_tf  # noqa: F401
-    import uba_torch  # noqa: F401
-
-
-def run_job(job: tuple) -> tuple[tuple, list[dict], float]:
-    """Train one (task, budget, schedule, lr) for its seeds; return the per-seed results."""
-    task, budget, schedule, lr, seeds = job
-    start = time.perf_counter()
-    out = TASKS[task].run(schedule, lr, budget, list(seeds))
-    return job, out, time.perf_counter() - start
-
-
-def _val_means(results: dict, task: str, budget: int, schedule: str) -> dict[float, float]:
-    return {lr: statistics.fmean(r["val"] for r in runs)
-            for (t, b, s, lr), runs in results.items() if (t, b, s) == (task, budget, schedule)}
-
-
-def extensions(results: dict, cells: list[tuple], seeds: tuple) -> list[tuple]:
-    """Jobs that extend the lr grid of every cell whose best lr is at an edge."""
-    jobs = []
-    for task, budget, schedule in cells:
-        means = _val_means(results, task, budget, schedule)
-        lrs = sorted(means)
-        best = min(lrs, key=lambda lr: (means[lr], lr))
-        if best == lrs[-1] and math.isfinite(means[best]):
-            jobs.append((task, budget, schedule, lrs[-1] * lrs[-1] / lrs[-2], seeds))
-        elif best == lrs[0]:
-            jobs.append((task, budget, schedule, lrs[0] * lrs[0] / lrs[1], seeds))
-    return jobs
-
-
-def run_grid(cells: list[tuple], seeds: tuple, workers: int,
-             journal: Path | None = None) -> tuple[dict, dict, dict]:
-    """Train every (task, budget, schedule) cell over its task's lr grid, extending the
-    grid where the best lr sits at an edge (up to MAX_EXTENSIONS times).
-
-    Every finished job is appended to ``journal`` (JSON lines); jobs already there
-    (same seeds) are not run again, so an interrupted run resumes where it stopped.
-
-    Returns:
-        ``results[(task, budget, schedule, lr)]`` (per-seed dicts), seconds per task,
-        and how often each cell's grid was extended.
-    """
-    from tqdm import tqdm
-
-    results: dict = {}
-    seconds: dict = {}
-    extended: dict = {}
-    if journal is not None and journal.exists():
-        for line in journal.read_text().splitlines():
-            entry = json.loads(line)
-            if tuple(entry["job"][4]) == seeds:
-                job = tuple(entry["job"][:4])
-                results[job] = entry["out"]
-                seconds[job[0]] = seconds.get(job[0], 0.0) + entry["seconds"]
-    jobs = [(t, b, s, lr, seeds) for t, b, s in cells for lr in TASKS[t].lr_grid]
-    jobs.sort(key=lambda j: -j[1] * (20 if j[0] in ("char-lm", "digits-keras") else 1))
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool, \
-            tqdm(total=len(jobs), unit="run", desc="budgeted", dynamic_ncols=True) as bar:
-        for round_ in range(MAX_EXTENSIONS + 1):
-            bar.update(sum(j[:4] in results for j in jobs))
-            todo = [j for j in jobs if j[:4] not in results]
-            for future in as_completed([pool.submit(run_job, j) for j in todo]):
-                job, out, took = future.result()
-                results[job[:4]] = out
-                seconds[job[0]] = seconds.get(job[0], 0.0) + took
-                if journal is not None:
-                    with journal.open("a") as handle:
-                        handle.write(json.dumps({"job": job, "out": out, "seconds": took}) + "\n")
-                bar.update()
-            if round_ == MAX_EXTENSIONS:
-                break
-            jobs = extensions(results, cells, seeds)
-            if not jobs:
-                break
-            bar.total += len(jobs)
-            bar.set_description(f"budgeted (grid extension {round_ + 1})")
-            bar.refresh()
-    # Extensions counted from the results, so that a resumed run reports them too.
-    for task, budget, schedule in cells:
-        grid = TASKS[task].lr_grid
-        added = sum(1 for t, b, s, lr in results if (t, b, s) == (task, budget, schedule) and lr not in grid)
-        if added:
-            extended[(task, budget, schedule)] = added
-    return results, seconds, extended
-
-
-def stats(runs: list[dict], key: str = "test") -> tuple[float, float]:
-    values = [r[key] for r in runs]
-    if not all(math.isfinite(v) for v in values):
-        return math.inf, math.nan
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
-
-
-def choose(results: dict, task: str, budget: int, schedule: str) -> dict:
-    """The val-chosen lr of one schedule in one cell, with its test mean and std."""
-    means = _val_means(results, task, budget, schedule)
-    lr = min(means, key=lambda x: (means[x], x))
-    runs = results[(task, budget, schedule, lr)]
-    mean, std = stats(runs)
-    lrs = sorted(means)
-    curves = [r["curve"] for r in runs if "curve" in r]
-    return {"schedule": schedule, "lr": lr, "val": means[lr], "test": mean, "std": std,
-            "at_edge": lr in (lrs[0], lrs[-1]), "grid": lrs,
-            "curve": np.mean(curves, axis=0).tolist() if curves else None}
-
-
-def compare(a: dict, b: dict) -> str:
-    """'win', 'tie' or 'loss' of a against b on the test metric (lower is better)."""
-    if not math.isfinite(a["test"]) or not math.isfinite(b["test"]):
-        return "win" if math.isfinite(a["test"]) else ("tie" if not math.isfinite(b["test"]) else "loss")
-    if abs(a["test"] - b["test"]) <= max(a["std"], b["std"]):
-        return "tie"
-    return "win" if a["test"] < b["test"] else "loss"
 
 
 def summarise(results: dict, tasks: list[str], schedules: tuple, budgets: dict) -> dict:
@@ -201,18 +71,12 @@ def summarise(results: dict, tasks: list[str], schedules: tuple, budgets: dict) 
     ranks = {s: [] for s in schedules}
     for c in cells:
         tests = [c["chosen"][s]["test"] for s in schedules]
-        for s, v in zip(schedules, tests):
+        for s, v in zip(schedules, tests, strict=True):
             same = [math.isclose(t, v, rel_tol=1e-5) or t == v for t in tests]
-            below = sum(t < v and not eq for t, eq in zip(tests, same))
+            below = sum(t < v and not eq for t, eq in zip(tests, same, strict=True))
             ranks[s].append(below + (sum(same) + 1) / 2)
     return {"cells": cells, "uba_best_vs_best_other": tally, "fixed_phi_vs_cosine": per_phi,
             "mean_rank": {s: statistics.fmean(r) for s, r in ranks.items()}}
-
-
-def fmt(x: float, std: float) -> str:
-    if not math.isfinite(x):
-        return "diverged"
-    return f"{x:.4g} ± {std:.2g}"
 
 
 def overview(summary: dict, metric: dict) -> str:
@@ -321,14 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the jobs an interrupted run finished (results/*.jobs.jsonl)")
-    parser.add_argument("--suggested", action="store_true",
-                        help="train the phi suggest_phi draws from each task's spectrum and compare "
-                             "it with the full grid's results (see suggested.py)")
     args = parser.parse_args(argv)
-    if args.suggested:
-        import suggested
-
-        return suggested.run(Path(args.out) if args.out else RESULTS, args.workers)
     seeds = tuple(range(args.seeds or (2 if args.quick else 3)))
     if len(seeds) < 2:
         parser.error("--seeds must be >= 2 (ties are judged by the std over seeds)")

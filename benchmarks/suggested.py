@@ -1,36 +1,44 @@
-"""phi from the model's own curvature, measured on the budgeted grid.
+"""phi from the model's own curvature: one task's suggestion, or the whole budgeted grid.
 
-For every (task, budget) cell of the full grid, the phi that ``uba_core.suggest_phi``
-draws from the task's Hessian spectrum at initialisation (stochastic Lanczos
-quadrature, default probes and steps) is trained like every other schedule: the
-same lr grid (extended at an edge), seeds, validation choice and held-out test
-metric. It is then compared with the best phi of the sweep (chosen on validation),
-with cosine and with the library's default phi; "within one std" is a tie or a win.
+    python benchmarks/suggested.py task digits-mlp --total-steps 1500
+    python benchmarks/suggested.py grid      # needs results/budgeted.json (budgeted.py)
 
-digits-keras has no keras estimator: it uses the spectrum of the same MLP on the
-same data from the torch task (digits-mlp).
+``task`` estimates a task's Hessian spectrum at initialisation (stochastic Lanczos
+quadrature, uba_core / uba_torch / uba_jax) and prints the phi that
+``uba_core.suggest_phi`` draws from it for a budget of T steps.
 
-    python benchmarks/budgeted.py --suggested      # needs results/budgeted.json
-
-Writes benchmarks/results/suggested.json and suggested.md.
+``grid``: for every (task, budget) cell of the full grid, the suggested phi (default
+probes and steps) is trained like every other schedule: the same lr grid (extended
+at an edge), seeds, validation choice and held-out test metric (protocol.py). It is
+then compared with the best phi of the sweep (chosen on validation), with cosine and
+with the library's default phi; "within one std" is a tie or a win. digits-keras has
+no keras estimator: it uses the spectrum of the same MLP on the same data from the
+torch task (digits-mlp). Writes benchmarks/results/suggested.json and suggested.md.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import sys
 import time
 from pathlib import Path
 
-from budgeted import choose, compare, fmt, run_grid
-from tasks import task_spectrum
+from protocol import choose, compare, fmt, run_grid
+from tasks import SPECTRUM_TASKS, task_spectrum
 
 import uba_core
 
+RESULTS = Path(__file__).resolve().parent / "results"
 SPECTRUM_OF = {"digits-keras": "digits-mlp"}
 
 
-def run(results_dir: Path, workers: int) -> int:
+def grid(results_dir: Path, workers: int, resume: bool, command: str) -> int:
     """Estimate, suggest, train and compare; write the JSON and markdown reports."""
+    journal = results_dir / "suggested.jobs.jsonl"
+    if not resume:
+        journal.unlink(missing_ok=True)
     record = json.loads((results_dir / "budgeted.json").read_text())
     seeds = tuple(record["seeds"])
     main = {(r["task"], r["budget"], r["schedule"], r["lr"]): r["seeds"] for r in record["runs"]}
@@ -47,7 +55,7 @@ def run(results_dir: Path, workers: int) -> int:
     name = {cell: f"uba-{s.phi:.6g}" for cell, s in suggestions.items()}
     cells = [(task, budget, name[(task, budget)]) for task, budget in suggestions]
     start = time.perf_counter()
-    results, _, extended = run_grid(cells, seeds, workers, results_dir / "suggested.jobs.jsonl")
+    results, _, extended = run_grid(cells, seeds, workers, journal)
     elapsed = time.perf_counter() - start
 
     default = f"uba-{uba_core.DEFAULT_PHI:g}"
@@ -84,7 +92,6 @@ def run(results_dir: Path, workers: int) -> int:
         f"{len(rows)} cells. Against cosine: {_counts(tally['cosine'])}. Against the default phi "
         f"{uba_core.DEFAULT_PHI:g}: {_counts(tally['default'])}.")
     table = "\n".join(lines) + "\n"
-    command = "python benchmarks/budgeted.py --suggested"
     header = (f"Measured with `{command}` in {elapsed / 60:.1f} min ({len(seeds)} seeds); spectra "
               "(4 probes x 40 Lanczos steps at initialisation): " + ", ".join(
                   f"{t} {c['hvps']} HVPs in {c['seconds']:.1f} s" for t, c in cost.items()) + ".\n\n")
@@ -101,3 +108,63 @@ def run(results_dir: Path, workers: int) -> int:
 
 def _counts(t: dict) -> str:
     return f"{t.get('win', 0)} wins, {t.get('tie', 0)} ties, {t.get('loss', 0)} losses"
+
+
+def one_task(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Print one task's spectrum and the phi suggested for ``--total-steps``."""
+    if args.total_steps < 1:  # before any work
+        parser.error(f"Argument `--total-steps` must be >= 1. Received: --total-steps={args.total_steps}.")
+    if args.seed < 0:
+        parser.error(f"Argument `--seed` must be >= 0. Received: --seed={args.seed}.")
+    start = time.perf_counter()
+    try:
+        spectrum = task_spectrum(args.task, args.seed, probes=args.probes,
+                                 lanczos_steps=args.lanczos_steps, max_hvps=args.max_hvps,
+                                 progress=not args.no_progress)
+    except (TypeError, ValueError) as err:  # the estimators name the argument
+        parser.error(str(err))
+    except ImportError as err:  # a framework or tqdm is missing: the message says what to install
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - start
+    print(f"task {args.task}, seed {args.seed}")
+    print(spectrum)
+    print(f"  time            {seconds:.3g} s ({spectrum.hvps} Hessian-vector products)")
+    print(uba_core.suggest_phi(spectrum, args.total_steps))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/suggested.py",
+        description="phi from the model's own curvature: one task's suggestion, or the budgeted grid")
+    sub = parser.add_subparsers(dest="command", required=True)
+    one = sub.add_parser("task", help="estimate a task's Hessian spectrum (stochastic Lanczos "
+                         "quadrature) and suggest phi for a budget")
+    one.add_argument("task", choices=SPECTRUM_TASKS, help="the task (digits-keras has no estimator)")
+    one.add_argument("--total-steps", type=int, required=True, help="budget T")
+    one.add_argument("--probes", type=int, default=4)
+    one.add_argument("--lanczos-steps", type=int, default=40)
+    one.add_argument("--max-hvps", type=int, help="refuse to run more Hessian-vector products")
+    one.add_argument("--seed", type=int, default=0, help="model initialization and probes")
+    one.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    many = sub.add_parser("grid", help="train the suggested phi of every cell of the full budgeted "
+                          "grid and compare it with the grid's results (results/budgeted.json)")
+    many.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    many.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
+    many.add_argument("--resume", action="store_true",
+                      help="keep the jobs an interrupted run finished (results/suggested.jobs.jsonl)")
+    args = parser.parse_args(argv)
+    if args.command == "task":
+        return one_task(args, one)
+    out = Path(args.out) if args.out else RESULTS
+    if not (out / "budgeted.json").is_file():
+        many.error(f"{out / 'budgeted.json'} not found: run python benchmarks/budgeted.py first")
+    # The command that reproduces the results (--resume only reuses finished jobs).
+    command = "python benchmarks/suggested.py " + " ".join(
+        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume")
+    return grid(out, args.workers, args.resume, command.strip())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

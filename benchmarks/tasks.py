@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from schedules import keras_schedule, multipliers, optax_schedule, torch_scheduler
 
 CURVE_POINTS = 40
@@ -184,7 +183,7 @@ def run_digits_optax(task: Task, schedule: str, peak: float, budget: int, seeds:
     idx = jnp.stack([jnp.asarray(batch_indices(len(xtr), budget, 32, s)) for s in seeds])
     losses, val, test = jax.jit(jax.vmap(train))(keys, idx)
     return [{"val": _finite(float(v)), "test": _finite(float(t)), "curve": _curve(np.asarray(c))}
-            for c, v, t in zip(losses, val, test)]
+            for c, v, t in zip(losses, val, test, strict=True)]
 
 
 def run_digits_keras(task: Task, schedule: str, peak: float, budget: int, seeds: list[int]) -> list[dict]:
@@ -349,7 +348,7 @@ TASKS = {
 }
 
 
-# --- Hessian spectra for `uba suggest-phi` ------------------------------------------------
+# --- Hessian spectra for `python benchmarks/suggested.py` -------------------------------
 
 SPECTRUM_TASKS = ("quadratic-k10", "quadratic-k1000", "digits-mlp", "digits-optax", "char-lm")
 

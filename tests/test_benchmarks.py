@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,10 +13,13 @@ import numpy as np
 import pytest
 from conftest import framework
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
 
-from budgeted import compare, extensions  # noqa: E402
+from protocol import compare, extensions, run_grid  # noqa: E402
 from schedules import SCHEDULES, multipliers, warmup_steps  # noqa: E402
+from tasks import TASKS  # noqa: E402
 
 BUDGET, PEAK = 60, 0.3
 
@@ -109,3 +115,66 @@ def test_ties_are_within_one_std() -> None:
     assert compare({"test": 1.0, "std": 0.05}, {"test": 1.15, "std": 0.1}) == "win"
     assert compare({"test": 1.3, "std": 0.05}, {"test": 1.15, "std": 0.1}) == "loss"
     assert compare({"test": math.inf, "std": math.nan}, {"test": 1.0, "std": 0.1}) == "loss"
+
+
+def test_a_resumed_grid_reruns_no_finished_job(tmp_path) -> None:
+    pytest.importorskip("tqdm")
+    cell, seeds = ("quadratic-k10", 100, "cosine"), (0, 1)
+    grid = TASKS[cell[0]].lr_grid
+    journal = tmp_path / "grid.jobs.jsonl"
+    with journal.open("w") as handle:
+        for lr in grid:  # the best lr (0.5) inside the grid: nothing to extend
+            out = [{"val": abs(math.log(lr / 0.5)), "test": 1.0, "curve": [0.0]}] * 2
+            handle.write(json.dumps({"job": [*cell, lr, list(seeds)], "out": out, "seconds": 1.5}) + "\n")
+        other = {"job": [*cell, 0.5, [7, 8]], "out": [], "seconds": 100.0}  # other seeds: not this run's
+        handle.write(json.dumps(other) + "\n")
+    results, seconds, extended = run_grid([cell], seeds, 1, journal)
+    assert sorted(results) == [(*cell, lr) for lr in grid]
+    assert seconds == {cell[0]: 1.5 * len(grid)} and extended == {}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The top-level names of every module ``path`` imports, anywhere in the file."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+SCRIPTS = {path.stem for path in BENCHMARKS.glob("*.py")}
+
+
+@pytest.mark.parametrize("script", ["budgeted", "suggested"])
+def test_the_two_grid_scripts_share_protocol_and_import_neither_other(script: str) -> None:
+    other = {"budgeted": "suggested", "suggested": "budgeted"}[script]
+    imported = imported_modules(BENCHMARKS / f"{script}.py")
+    assert "protocol" in imported and other not in imported
+
+
+@pytest.mark.parametrize("module", sorted(p.name for p in (ROOT / "uba_core").glob("*.py")))
+def test_the_library_imports_nothing_from_benchmarks(module: str) -> None:
+    source = (ROOT / "uba_core" / module).read_text()
+    assert not imported_modules(ROOT / "uba_core" / module) & SCRIPTS
+    assert "spec_from_file_location" not in source and "tasks.py" not in source
+
+
+def script(name: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(BENCHMARKS / name), *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("args", [["budgeted.py", "--help"], ["suggested.py", "--help"],
+                                  ["suggested.py", "task", "--help"], ["suggested.py", "grid", "--help"]])
+def test_the_scripts_describe_their_commands(args: list[str]) -> None:
+    proc = script(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: ")
+
+
+def test_the_suggested_grid_needs_the_budgeted_results_first(tmp_path) -> None:
+    proc = script("suggested.py", "grid", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"{tmp_path / 'budgeted.json'} not found: run python benchmarks/budgeted.py first" in proc.stderr

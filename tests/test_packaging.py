@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import csv
 import inspect
+import os
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import numpy as np
 import pytest
-
 from conftest import framework
+
 import uba_core
 from uba_core import DEFAULT_PHI, UBAConfig, describe_phi
 from uba_core._validation import EXTRAS, install_command
@@ -76,9 +78,51 @@ def test_a_missing_framework_names_the_pip_command(adapter: str, module: str, ex
     assert "ImportError" in proc.stdout.splitlines()[-1]  # raised from the original error
 
 
-def uba(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "uba_core.cli", *args],
-                          capture_output=True, text=True, timeout=120)
+def test_the_install_hints_match_the_declared_extras() -> None:
+    from importlib.metadata import requires
+
+    declared: dict[str, set[str]] = {}
+    for line in requires("uba-schedule") or []:
+        req, _, marker = line.partition(";")
+        if "extra ==" in marker:
+            extra = marker.split("extra ==")[1].strip().strip("'\"")
+            declared.setdefault(extra, set()).add(req.strip().replace(" ", ""))
+    for extra, reqs in EXTRAS.items():
+        assert set(reqs) == declared[extra], extra
+
+
+# --- the uba CLI -------------------------------------------------------------------------------
+
+CURVE = ("curve", "--total-steps", "200", "--peak-lr", "0.5")
+# Makes `import matplotlib` fail in the child, as it does where matplotlib is not installed.
+NO_MATPLOTLIB = "import sys; sys.modules['matplotlib'] = None"
+
+
+def uba(*args: str, flags: tuple[str, ...] = (), prelude: str | None = None,
+        **kwargs: Any) -> subprocess.CompletedProcess:
+    """Run the ``uba`` command in a fresh interpreter (``python [flags] -m uba_core.cli``);
+    with ``prelude``, run that code first in the same interpreter."""
+    if prelude is None:
+        cmd = [sys.executable, *flags, "-m", "uba_core.cli", *args]
+    else:
+        code = f"{prelude}\nfrom uba_core.cli import main\nsys.exit(main())"
+        cmd = [sys.executable, *flags, "-c", code, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kwargs)
+
+
+def assert_clean_failure(proc: subprocess.CompletedProcess, status: int, message: str) -> None:
+    assert proc.returncode == status, (proc.returncode, proc.stderr)
+    assert message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_one_version_everywhere() -> None:
+    from importlib.metadata import version
+
+    proc = uba("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"uba {uba_core.__version__}"
+    assert version("uba-schedule") == uba_core.__version__
 
 
 def test_cli_curve_prints_the_core_values_and_writes_csv_and_png(tmp_path) -> None:
@@ -97,8 +141,31 @@ def test_cli_curve_prints_the_core_values_and_writes_csv_and_png(tmp_path) -> No
         data = list(csv.reader(handle))
     assert data[0] == ["step", "phi=0.5", "phi=8"] and len(data) == 202
     values = np.array(data[1:], dtype=float)
+    np.testing.assert_array_equal(values[:, 0], np.arange(201))
     np.testing.assert_array_equal(values[:, 1], cfgs[0](values[:, 0]))
+    np.testing.assert_array_equal(values[:, 2], cfgs[1](values[:, 0]))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert proc.stdout.splitlines()[-2:] == [f"wrote {table}", f"wrote {png}"]
+
+
+def test_cli_csv_is_written_in_blocks_with_every_step(tmp_path) -> None:
+    table = tmp_path / "long.csv"
+    total = 150_000  # more than two of the CLI's blocks
+    proc = uba("curve", "--total-steps", str(total), "--peak-lr", "1", "--phi", "4", "--steps", "0",
+               "--csv", str(table))
+    assert proc.returncode == 0, proc.stderr
+    data = np.loadtxt(table, delimiter=",", skiprows=1)
+    np.testing.assert_array_equal(data[:, 0], np.arange(total + 1))
+    np.testing.assert_array_equal(data[:, 1], UBAConfig(total_steps=total, peak_lr=1.0, phi=4.0)(data[:, 0]))
+
+
+def test_cli_reports_the_path_it_wrote(tmp_path) -> None:
+    plot = tmp_path / "plot"  # no extension: still this file, and a PNG
+    proc = uba(*CURVE, "--png", str(plot))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == f"wrote {plot}"
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plot"]
 
 
 def test_cli_curve_without_phi_is_cosine() -> None:
@@ -125,40 +192,106 @@ def test_cli_phi_describes_the_shape(flag: str, value: str, phi: float) -> None:
 @pytest.mark.parametrize("args,message", [
     (["phi", "--phi", "0"], "`phi` must be > 0"),
     (["phi", "--kappa", "0.5"], "`kappa` must be >= 1"),
+    (["phi", "--kappa", "1e400"], "`kappa` must be finite"),
     (["phi"], "one of the arguments --phi --kappa is required"),
+    (["suggest-phi", "--task", "quadratic-k10", "--total-steps", "300"], "invalid choice: 'suggest-phi'"),
     (["curve", "--total-steps", "0", "--peak-lr", "1", "--phi", "2"], "`--total-steps` must be >= 1"),
     (["curve", "--total-steps", "10", "--peak-lr", "1", "--phi", "2", "--min-lr", "-3"],
      "`--min-lr` must be >= 0.0"),
     (["curve", "--total-steps", "10", "--peak-lr", "1", "--phi", "nan"], "`--phi` must be finite"),
+    (["curve", "--total-steps", "10", "--peak-lr", "1e400"], "`--peak-lr` must be finite"),
+    (["curve", "--total-steps", "10", "--peak-lr", "1", "--warmup-steps", "10"],
+     "`--warmup-steps` must be < `--total-steps`"),
     (["curve", "--total-steps", "ten", "--peak-lr", "1", "--phi", "2"], "invalid int value"),
-    (["curve", "--total-steps", "10", "--peak-lr", "1", "--phi", "2", "--steps", "-1"], "`--steps`"),
+    (["curve", "--total-steps", "10", "--peak-lr", "1", "--phi", "2", "--steps", "-1"],
+     "`--steps` must be >= 0. Received: --steps=-1"),
+    # Too large: steps are evaluated in float64, exact up to 2**53.
+    (["curve", "--total-steps", str(2**53 + 1), "--peak-lr", "1"],
+     f"`--total-steps` must be <= 2**53 = {2**53}"),
+    (["curve", "--total-steps", "10" * 20, "--peak-lr", "1", "--steps", "0"], "`--total-steps` must be <= 2**53"),
+    (["curve", "--total-steps", "10", "--peak-lr", "1", "--steps", "0", str(2**64)],
+     f"`--steps` must be <= 2**53 = {2**53} (steps are evaluated in float64"),
+    (["curve", "--total-steps", str(10**7 + 1), "--peak-lr", "1", "--csv", "never.csv"],
+     "`--total-steps` must be <= 10000000 with --csv"),
 ])
-def test_cli_bad_arguments_exit_2_with_a_message(args: list[str], message: str) -> None:
-    proc = uba(*args)
-    assert proc.returncode == 2
-    assert message in proc.stderr
+def test_cli_bad_arguments_exit_2_with_a_message_before_any_output(args: list[str], message: str,
+                                                                     tmp_path) -> None:
+    proc = uba(*args, cwd=tmp_path)
+    assert_clean_failure(proc, 2, message)
+    assert proc.stdout == ""
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_the_install_hints_match_the_declared_extras() -> None:
-    from importlib.metadata import requires
-
-    declared: dict[str, set[str]] = {}
-    for line in requires("uba-schedule") or []:
-        req, _, marker = line.partition(";")
-        if "extra ==" in marker:
-            extra = marker.split("extra ==")[1].strip().strip("'\"")
-            declared.setdefault(extra, set()).add(req.strip().replace(" ", ""))
-    for extra, reqs in EXTRAS.items():
-        assert set(reqs) == declared[extra], extra
+def unwritable(tmp_path, kind: str, name: str):
+    """A path that no one can write, as root neither: ``kind`` says why."""
+    if kind == "under-a-file":
+        (tmp_path / "file").write_text("not a folder")
+        return tmp_path / "file" / name
+    if kind == "missing-folder":
+        return tmp_path / "missing" / name
+    return tmp_path  # a folder
 
 
-def test_one_version_everywhere() -> None:
-    from importlib.metadata import version
+@pytest.mark.parametrize("kind", ["under-a-file", "missing-folder", "a-folder"])
+@pytest.mark.parametrize("flag", ["--csv", "--png"])
+def test_cli_an_unwritable_path_exits_1_with_a_message(tmp_path, flag: str, kind: str) -> None:
+    path = unwritable(tmp_path, kind, "out" + flag.replace("--", "."))
+    before = sorted(tmp_path.rglob("*"))
+    proc = uba(*CURVE, flag, str(path))
+    assert_clean_failure(proc, 1, f"uba curve: error: cannot write {flag} {str(path)!r}: ")
+    assert sorted(tmp_path.rglob("*")) == before
 
-    proc = uba("--version")
+
+def test_cli_png_without_matplotlib_exits_1_before_any_output(tmp_path) -> None:
+    png, table = tmp_path / "c.png", tmp_path / "c.csv"
+    proc = uba(*CURVE, "--png", str(png), "--csv", str(table), prelude=NO_MATPLOTLIB)
+    assert_clean_failure(proc, 1, "--png needs matplotlib, which could not be imported")
+    assert f"Install it with: {install_command('plot')}" in proc.stderr
+    assert proc.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_without_matplotlib_still_prints_and_writes_csv(tmp_path) -> None:
+    proc = uba(*CURVE, "--csv", str(tmp_path / "c.csv"), prelude=NO_MATPLOTLIB)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"uba {uba_core.__version__}"
-    assert version("uba-schedule") == uba_core.__version__
+    assert (tmp_path / "c.csv").is_file()
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--help"], "Print and plot UBA learning-rate curves"),
+    (["curve", "--help"], "Limits: --total-steps and --steps up to 2**53"),
+    (["phi", "--phi", "8"], "kappa           4"),
+    (["curve", "--total-steps", "100", "--peak-lr", "1", "--steps", "50"], "0.5"),
+])
+def test_cli_works_under_python_OO(args: list[str], expected: str) -> None:
+    proc = uba(*args, flags=("-OO",))
+    assert proc.returncode == 0, proc.stderr
+    assert expected in proc.stdout
+
+
+def test_printing_a_few_steps_of_a_huge_budget_allocates_no_curve() -> None:
+    resource = pytest.importorskip("resource")  # POSIX
+    limit = 512 * 2**20  # bytes of address space; the steps of the whole curve alone are 763 MiB
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # no per-thread buffers
+    whole = subprocess.run([sys.executable, "-c", "import numpy; numpy.arange(100_000_001)"],
+                           capture_output=True, text=True, timeout=120, preexec_fn=cap, env=env)
+    assert whole.returncode != 0 and "MemoryError" in whole.stderr  # the cap holds
+    proc = uba("curve", "--total-steps", "100000000", "--peak-lr", "1", "--steps", "0", "1",
+               preexec_fn=cap, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert [line.split() for line in proc.stdout.splitlines()[1:]] == [["0", "1"], ["1", "1"]]
+
+
+def test_plotting_a_huge_budget_draws_a_bounded_number_of_steps(tmp_path) -> None:
+    png = tmp_path / "huge.png"  # 10**12 steps: the whole curve would be 8 TB
+    proc = uba("curve", "--total-steps", str(10**12), "--peak-lr", "1", "--warmup-steps", "1000",
+               "--steps", "0", "--png", str(png))
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_printing_a_few_steps_of_a_huge_budget_builds_no_whole_curve(capsys) -> None:
@@ -174,3 +307,14 @@ def test_printing_a_few_steps_of_a_huge_budget_builds_no_whole_curve(capsys) -> 
         tracemalloc.stop()
     assert peak < 10**7, peak  # the whole curve would be 8e8 bytes
     assert capsys.readouterr().out.splitlines()[1].split() == ["0", "1"]
+
+
+@pytest.mark.parametrize("args", [["curve", "--total-steps", "10", "--peak-lr", "1", "--steps", "5"],
+                                  ["phi", "--phi", "8"], ["--help"]])
+def test_the_cli_runs_nothing_from_the_working_folder(tmp_path, args: list[str]) -> None:
+    # The benchmark tasks the old `uba suggest-phi` executed from ./benchmarks: a trap now.
+    (tmp_path / "benchmarks").mkdir()
+    for path in (tmp_path / "benchmarks" / "tasks.py", tmp_path / "tasks.py"):
+        path.write_text("raise SystemExit('tasks.py was run')\n")
+    proc = uba(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr

@@ -1,4 +1,4 @@
-"""The ``uba`` command: print and plot UBA curves, convert between phi and kappa, suggest phi.
+"""The ``uba`` command: print and plot UBA curves, convert between phi and kappa.
 
 Examples::
 
@@ -6,19 +6,23 @@ Examples::
         --png curves.png --csv curves.csv
     uba phi --phi 8
     uba phi --kappa 100
-    uba suggest-phi --task digits-mlp --total-steps 1500
+
+It needs numpy only (matplotlib for ``--png``). Exit status 2 is a usage error (a bad,
+missing or too large argument; nothing is printed or written), 1 a file that cannot
+be written or a missing matplotlib; every failure is a message on stderr, not a
+traceback. Suggesting phi from a benchmark task's curvature is
+``python benchmarks/suggested.py task``, in a checkout.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
+import io
 import sys
-import time
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from types import ModuleType
+from typing import NoReturn
 
 import numpy
 
@@ -26,15 +30,45 @@ from uba_core import __version__
 from uba_core._chebyshev import describe_phi, phi_for_condition_number
 from uba_core._schedule import DEFAULT_PHI, UBAConfig, make_config
 from uba_core._validation import install_command
-from uba_core._spectrum import suggest_phi
+
+# Steps are evaluated in float64, which holds every integer up to 2**53 exactly.
+_MAX_STEP = 2**53
+# --csv writes a row per step (about 25 bytes per phi): 10**7 rows is a quarter of a
+# gigabyte per phi. They are computed a block at a time, so memory stays small.
+_MAX_CSV_STEPS = 10**7
+_CSV_BLOCK = 65_536
+# --png draws at most this many evenly spaced steps (and the end of warmup): a figure
+# a thousand pixels wide shows no more, and any budget plots in bounded memory.
+_PLOT_POINTS = 100_001
+
+# Help text lives here, not in docstrings: `python -OO` strips those.
+_DESCRIPTION = "Print and plot UBA learning-rate curves; convert between phi and kappa."
+_EPILOG = (
+    "Exit status: 0 done; 2 usage error (bad, missing or too large argument; nothing is "
+    "printed or written); 1 a file could not be written, or --png without matplotlib. "
+    "Suggesting phi from a benchmark task's curvature: python benchmarks/suggested.py "
+    "task, in a checkout of the repository."
+)
+_CURVE_EPILOG = (
+    f"Limits: --total-steps and --steps up to 2**53 = {_MAX_STEP} (steps are "
+    f"evaluated in float64, exact up to there); --csv writes every step 0..T, for T up to "
+    f"{_MAX_CSV_STEPS}; --png plots at most {_PLOT_POINTS} evenly spaced steps of any T."
+)
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="uba", description=__doc__.split("\n\n")[0])
+class _Failed(Exception):
+    """A failure that is not a usage error: exit status 1, the message on stderr."""
+
+
+def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    parser = argparse.ArgumentParser(prog="uba", description=_DESCRIPTION, epilog=_EPILOG)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    curve = sub.add_parser("curve", help="learning rates of one or more phi values")
+    curve = sub.add_parser("curve", help="learning rates of one or more phi values",
+                           description="Print the learning rates of one or more phi values at "
+                           "a few steps; write every step as CSV, or plot the curves.",
+                           epilog=_CURVE_EPILOG)
     curve.add_argument("--total-steps", type=int, required=True, help="budget T, warmup included")
     curve.add_argument("--peak-lr", type=float, required=True)
     curve.add_argument("--phi", type=float, nargs="+", default=[DEFAULT_PHI],
@@ -43,104 +77,123 @@ def _build_parser() -> argparse.ArgumentParser:
     curve.add_argument("--warmup-steps", type=int, default=0)
     curve.add_argument("--warmup-start-lr", type=float, default=0.0)
     curve.add_argument("--steps", type=int, nargs="+", help="steps to print (default: 11 evenly spaced)")
-    curve.add_argument("--png", help="write a plot of the whole curves here (needs matplotlib)")
+    curve.add_argument("--png", help="write a plot of the whole curves here, as PNG (needs matplotlib)")
     curve.add_argument("--csv", help="write step,phi=... columns for every step 0..T here")
 
-    phi = sub.add_parser("phi", help="phi <-> condition number, and what the shape does")
+    phi = sub.add_parser("phi", help="phi <-> condition number, and what the shape does",
+                         description="Describe a phi, or the phi of a condition number.")
     group = phi.add_mutually_exclusive_group(required=True)
     group.add_argument("--phi", type=float, help="describe this phi")
     group.add_argument("--kappa", type=float, help="the phi of this condition number (2 kappa)")
-
-    suggest = sub.add_parser("suggest-phi", help="estimate a benchmark task's Hessian spectrum "
-                             "(stochastic Lanczos quadrature) and suggest phi for a budget")
-    suggest.add_argument("--task", required=True, help="a task of benchmarks/tasks.py SPECTRUM_TASKS")
-    suggest.add_argument("--total-steps", type=int, required=True, help="budget T")
-    suggest.add_argument("--benchmarks", default="benchmarks",
-                         help="folder holding tasks.py (default: ./benchmarks)")
-    suggest.add_argument("--probes", type=int, default=4)
-    suggest.add_argument("--lanczos-steps", type=int, default=40)
-    suggest.add_argument("--max-hvps", type=int, help="refuse to run more Hessian-vector products")
-    suggest.add_argument("--seed", type=int, default=0, help="model initialization and probes")
-    suggest.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
-    return parser
+    return parser, {"curve": curve, "phi": phi}
 
 
 _FLAGS = {key: "--" + key.replace("_", "-") for key in
           ("total_steps", "peak_lr", "phi", "min_lr", "warmup_steps", "warmup_start_lr")}
 
 
-def _configs(args: argparse.Namespace) -> list[UBAConfig]:
-    return [
-        make_config(
-            _FLAGS,
-            total_steps=args.total_steps,
-            peak_lr=args.peak_lr,
-            phi=phi,
-            min_lr=args.min_lr,
-            warmup_steps=args.warmup_steps,
-            warmup_start_lr=args.warmup_start_lr,
-        )
-        for phi in args.phi
-    ]
+def _check_steps(flag: str, values: Sequence[int]) -> None:
+    for value in values:
+        if value < 0:
+            raise ValueError(f"Argument `{flag}` must be >= 0. Received: {flag}={value}.")
+        if value > _MAX_STEP:
+            raise ValueError(f"Argument `{flag}` must be <= 2**53 = {_MAX_STEP} (steps are evaluated "
+                             f"in float64, exact up to there). Received: {flag}={value}.")
 
 
-def _plot(path: str, configs: list[UBAConfig], steps: numpy.ndarray) -> None:
+def _pyplot() -> ModuleType:
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as err:
-        raise ImportError(
-            f"Writing a PNG needs matplotlib. Install it with: {install_command('plot')}"
-        ) from err
+        raise _Failed(f"--png needs matplotlib, which could not be imported ({err}). "
+                      f"Install it with: {install_command('plot')}") from err
+    return plt
+
+
+def _write_csv(path: str, header: list[str], configs: list[UBAConfig]) -> None:
+    last = configs[0].total_steps
+    try:
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for start in range(0, last + 1, _CSV_BLOCK):
+                steps = numpy.arange(start, min(start + _CSV_BLOCK, last + 1))
+                rates = numpy.stack([cfg(steps) for cfg in configs], axis=1)
+                writer.writerows([int(step)] + [repr(float(x)) for x in row]
+                                 for step, row in zip(steps, rates, strict=True))
+    except OSError as err:
+        raise _Failed(f"cannot write --csv {path!r}: {err.strerror or err}") from err
+
+
+def _write_png(path: str, plt: ModuleType, configs: list[UBAConfig]) -> None:
+    total, warm = configs[0].total_steps, configs[0].warmup_steps
+    if total < _PLOT_POINTS:
+        steps = numpy.arange(total + 1, dtype=numpy.float64)
+    else:
+        steps = numpy.unique(numpy.append(numpy.linspace(0, total, _PLOT_POINTS).round(), warm))
     fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
     colors = plt.cm.viridis(numpy.linspace(0.0, 0.92, len(configs)))
-    for cfg, color in zip(configs, colors):
+    for cfg, color in zip(configs, colors, strict=True):
         style = "--" if cfg.phi == 2.0 else "-"
         label = f"phi = {cfg.phi:g}" + (" (cosine)" if cfg.phi == 2.0 else "")
         ax.plot(steps, cfg(steps), style, color=color, label=label, lw=1.8)
     ax.set_xlabel("step")
     ax.set_ylabel("learning rate")
-    ax.set_title(f"UBA schedule, T = {configs[0].total_steps}: the phi family")
+    ax.set_title(f"UBA schedule, T = {total}: the phi family")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.savefig(path, dpi=120)
+    image = io.BytesIO()  # PNG whatever the file name ends with, written to that exact path
+    fig.savefig(image, format="png", dpi=120)
     plt.close(fig)
+    try:
+        with open(path, "wb") as handle:
+            handle.write(image.getvalue())
+    except OSError as err:
+        raise _Failed(f"cannot write --png {path!r}: {err.strerror or err}") from err
 
 
-def _curve(args: argparse.Namespace) -> None:
-    configs = _configs(args)
+def _curve(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
+    try:  # every check before any output
+        configs = [
+            make_config(_FLAGS, total_steps=args.total_steps, peak_lr=args.peak_lr, phi=phi,
+                        min_lr=args.min_lr, warmup_steps=args.warmup_steps,
+                        warmup_start_lr=args.warmup_start_lr)
+            for phi in args.phi
+        ]
+        _check_steps("--total-steps", [args.total_steps])  # the warmup is shorter
+        _check_steps("--steps", args.steps or [])
+        if args.csv and args.total_steps > _MAX_CSV_STEPS:
+            raise ValueError(f"Argument `--total-steps` must be <= {_MAX_CSV_STEPS} with --csv (a row per "
+                             f"step). Received: --total-steps={args.total_steps}.")
+    except (TypeError, ValueError) as err:
+        usage(str(err))
+    plt = _pyplot() if args.png else None
     total = args.total_steps
     if args.steps is None:
         shown = numpy.unique(numpy.linspace(0, total, 11).round().astype(numpy.int64))
     else:
         shown = numpy.asarray(args.steps, dtype=numpy.int64)
-        if numpy.any(shown < 0):
-            raise ValueError(f"Argument `--steps` must be >= 0. Received: {args.steps}.")
     header = ["step"] + [f"phi={cfg.phi:g}" for cfg in configs]
     print("  ".join(f"{h:>12}" for h in header))
     for step in shown:
         print("  ".join([f"{step:>12d}"] + [f"{float(cfg(step)):>12.6g}" for cfg in configs]))
-    if not (args.csv or args.png):
-        return  # printing a few steps needs no curve of the whole budget
-    every = numpy.arange(total + 1)
     if args.csv:
-        with open(args.csv, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(header)
-            rates = numpy.stack([cfg(every) for cfg in configs], axis=1)
-            for step, row in zip(every, rates):
-                writer.writerow([int(step)] + [repr(float(x)) for x in row])
+        _write_csv(args.csv, header, configs)
         print(f"wrote {args.csv}")
-    if args.png:
-        _plot(args.png, configs, every)
+    if plt is not None:
+        _write_png(args.png, plt, configs)
         print(f"wrote {args.png}")
 
 
-def _phi(args: argparse.Namespace) -> None:
-    phi = phi_for_condition_number(args.kappa) if args.kappa is not None else args.phi
-    shape = describe_phi(phi)
+def _phi(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
+    try:
+        phi = phi_for_condition_number(args.kappa) if args.kappa is not None else args.phi
+        shape = describe_phi(phi)
+    except (TypeError, ValueError) as err:
+        usage(str(err))
     what = {
         "cosine": "cosine annealing exactly",
         "convex": "drops early and keeps a long low tail (Chebyshev shape of kappa = phi / 2)",
@@ -152,46 +205,16 @@ def _phi(args: argparse.Namespace) -> None:
     print(f"mean lr factor  {shape.mean_lr_factor:.6g} (cosine: 0.5)")
 
 
-def _load_tasks(folder: str) -> ModuleType:
-    path = Path(folder).resolve() / "tasks.py"
-    if not path.is_file():
-        raise ValueError(f"Argument `--benchmarks` must be a folder holding tasks.py. "
-                         f"Received: --benchmarks={folder!r} (no {path}).")
-    sys.path.insert(0, str(path.parent))  # tasks.py imports its neighbours
-    spec = importlib.util.spec_from_file_location("uba_benchmark_tasks", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    if not hasattr(module, "spectrum_problem"):
-        raise ValueError(f"Argument `--benchmarks`: {path} has no spectrum_problem(task_name, seed).")
-    return module
-
-
-def _suggest_phi(args: argparse.Namespace) -> None:
-    if args.total_steps < 1:  # before any work
-        raise ValueError(f"Argument `--total-steps` must be >= 1. Received: --total-steps={args.total_steps}.")
-    if args.seed < 0:
-        raise ValueError(f"Argument `--seed` must be >= 0. Received: --seed={args.seed}.")
-    tasks = _load_tasks(args.benchmarks)  # frameworks load there only: this module loads none
-    start = time.perf_counter()
-    spectrum = tasks.task_spectrum(args.task, args.seed, probes=args.probes,
-                                   lanczos_steps=args.lanczos_steps, max_hvps=args.max_hvps,
-                                   progress=not args.no_progress)
-    seconds = time.perf_counter() - start
-    print(f"task {args.task}, seed {args.seed}")
-    print(spectrum)
-    print(f"  time            {seconds:.3g} s ({spectrum.hvps} Hessian-vector products)")
-    print(suggest_phi(spectrum, args.total_steps))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``uba`` command; bad arguments exit with status 2 and a message."""
-    parser = _build_parser()
+    """Run the ``uba`` command: 0 done, 2 a usage error, 1 a file that cannot be written."""
+    parser, commands = _build_parser()
     args = parser.parse_args(argv)
+    command = commands[args.command]
     try:
-        {"curve": _curve, "phi": _phi, "suggest-phi": _suggest_phi}[args.command](args)
-    except (TypeError, ValueError, ImportError) as err:
-        parser.exit(2, f"uba {args.command}: error: {err}\n")
+        {"curve": _curve, "phi": _phi}[args.command](args, command.error)
+    except _Failed as err:
+        print(f"{command.prog}: error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 
