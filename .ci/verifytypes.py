@@ -1,6 +1,6 @@
 """Gate: pyright's type completeness of each package must be at least 95 %.
 
-    python .ci/verifytypes.py          # every package; exit 1 if one is below
+python .ci/verifytypes.py          # every package; exit 1 if one is below
 """
 
 from __future__ import annotations
@@ -15,16 +15,24 @@ MINIMUM = 0.95
 
 
 def completeness(package: str, pyright: str) -> float:
-    run = subprocess.run([pyright, "--verifytypes", package, "--ignoreexternal", "--outputjson"],
-                         capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [pyright, "--verifytypes", package, "--ignoreexternal", "--outputjson"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     try:
         report = json.loads(run.stdout)
     except json.JSONDecodeError:
         sys.exit(f"pyright --verifytypes {package} printed no report:\n{run.stdout}{run.stderr}")
-    errors = [d["message"] for d in report.get("generalDiagnostics", []) if d.get("severity") == "error"
-              and not d.get("rule")]
+    errors = [
+        d["message"] for d in report.get("generalDiagnostics", []) if d.get("severity") == "error" and not d.get("rule")
+    ]
     if errors and report["typeCompleteness"]["exportedSymbolCounts"] == {
-            "withKnownType": 0, "withAmbiguousType": 0, "withUnknownType": 0}:
+        "withKnownType": 0,
+        "withAmbiguousType": 0,
+        "withUnknownType": 0,
+    }:
         sys.exit(f"pyright could not analyse {package}: {errors[0]}")
     return float(report["typeCompleteness"]["completenessScore"])
 

@@ -40,8 +40,7 @@ from schedules import SCHEDULES, multipliers, phi_of  # noqa: E402
 from tasks import TASKS, corpus  # noqa: E402
 
 RESULTS = HERE / "results"
-QUICK_SCHEDULES = ("constant", "linear", "cosine", "wsd", "rex", "uba-0.5", "uba-1", "uba-2", "uba-4",
-                   "uba-8")
+QUICK_SCHEDULES = ("constant", "linear", "cosine", "wsd", "rex", "uba-0.5", "uba-1", "uba-2", "uba-4", "uba-8")
 
 
 def summarise(results: dict, tasks: list[str], schedules: tuple, budgets: dict) -> dict:
@@ -53,17 +52,22 @@ def summarise(results: dict, tasks: list[str], schedules: tuple, budgets: dict) 
             best_uba = min(ubas, key=lambda s: (chosen[s]["val"], s))
             others = [s for s in schedules if not s.startswith("uba-")]
             best_other = min(others, key=lambda s: chosen[s]["test"])
-            cells.append({
-                "task": task, "budget": budget, "chosen": chosen,
-                "uba_best_phi": phi_of(best_uba),
-                "best_other": best_other,
-                "uba_best_vs_best_other": compare(chosen[best_uba], chosen[best_other]),
-                "fixed_phi_vs_cosine": {s: compare(chosen[s], chosen["cosine"]) for s in ubas},
-            })
+            cells.append(
+                {
+                    "task": task,
+                    "budget": budget,
+                    "chosen": chosen,
+                    "uba_best_phi": phi_of(best_uba),
+                    "best_other": best_other,
+                    "uba_best_vs_best_other": compare(chosen[best_uba], chosen[best_other]),
+                    "fixed_phi_vs_cosine": {s: compare(chosen[s], chosen["cosine"]) for s in ubas},
+                }
+            )
     ubas = [s for s in schedules if s.startswith("uba-")]
     tally = {k: sum(c["uba_best_vs_best_other"] == k for c in cells) for k in ("win", "tie", "loss")}
-    per_phi = {s: {k: sum(c["fixed_phi_vs_cosine"][s] == k for c in cells) for k in ("win", "tie", "loss")}
-               for s in ubas}
+    per_phi = {
+        s: {k: sum(c["fixed_phi_vs_cosine"][s] == k for c in cells) for k in ("win", "tie", "loss")} for s in ubas
+    }
     # Mean rank of each schedule over the cells (1 = best test mean). Means equal to
     # 1e-5 relative (the same curve in two float32 implementations, e.g. cosine and
     # uba-2, differ by ~1e-6 after training) share the average of their ranks instead
@@ -75,23 +79,31 @@ def summarise(results: dict, tasks: list[str], schedules: tuple, budgets: dict) 
             same = [math.isclose(t, v, rel_tol=1e-5) or t == v for t in tests]
             below = sum(t < v and not eq for t, eq in zip(tests, same, strict=True))
             ranks[s].append(below + (sum(same) + 1) / 2)
-    return {"cells": cells, "uba_best_vs_best_other": tally, "fixed_phi_vs_cosine": per_phi,
-            "mean_rank": {s: statistics.fmean(r) for s, r in ranks.items()}}
+    return {
+        "cells": cells,
+        "uba_best_vs_best_other": tally,
+        "fixed_phi_vs_cosine": per_phi,
+        "mean_rank": {s: statistics.fmean(r) for s, r in ranks.items()},
+    }
 
 
 def overview(summary: dict, metric: dict) -> str:
     """One row per (task, budget): cosine, the best other schedule, UBA with the best phi."""
-    out = ["| task (metric) | T | cosine | best other schedule | UBA, phi chosen on val | UBA vs best other |",
-           "|---|---:|---:|---:|---:|---|"]
+    out = [
+        "| task (metric) | T | cosine | best other schedule | UBA, phi chosen on val | UBA vs best other |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for c in summary["cells"]:
         ch = c["chosen"]
         uba = ch[f"uba-{c['uba_best_phi']:g}"]
         other = ch[c["best_other"]]
-        out.append(f"| {c['task']} ({metric[c['task']]}) | {c['budget']} | "
-                   f"{fmt(ch['cosine']['test'], ch['cosine']['std'])} | "
-                   f"{c['best_other']}: {fmt(other['test'], other['std'])} | "
-                   f"phi = {c['uba_best_phi']:g}: {fmt(uba['test'], uba['std'])} | "
-                   f"{c['uba_best_vs_best_other']} |")
+        out.append(
+            f"| {c['task']} ({metric[c['task']]}) | {c['budget']} | "
+            f"{fmt(ch['cosine']['test'], ch['cosine']['std'])} | "
+            f"{c['best_other']}: {fmt(other['test'], other['std'])} | "
+            f"phi = {c['uba_best_phi']:g}: {fmt(uba['test'], uba['std'])} | "
+            f"{c['uba_best_vs_best_other']} |"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -110,13 +122,20 @@ def markdown(summary: dict, tasks: list[str], schedules: tuple, budgets: dict, m
                 text = f"{fmt(ch['test'], ch['std'])} (lr {ch['lr']:.3g})"
                 row.append(f"**{text}**" if ch["test"] == best else text)
             out.append(f"| {s} | " + " | ".join(row) + " |")
-        out.append("| *UBA, best phi on val* | " + " | ".join(
-            f"phi = {cells[b]['uba_best_phi']:g}: {cells[b]['uba_best_vs_best_other']} vs "
-            f"{cells[b]['best_other']}" for b in budgets[task]) + " |\n")
+        out.append(
+            "| *UBA, best phi on val* | "
+            + " | ".join(
+                f"phi = {cells[b]['uba_best_phi']:g}: {cells[b]['uba_best_vs_best_other']} vs {cells[b]['best_other']}"
+                for b in budgets[task]
+            )
+            + " |\n"
+        )
     t = summary["uba_best_vs_best_other"]
-    out.append(f"**UBA with the best phi (chosen on validation) against the best other schedule "
-               f"(best on test):** {t['win']} wins, {t['tie']} ties, {t['loss']} losses "
-               f"over {sum(t.values())} (task, budget) cells.\n")
+    out.append(
+        f"**UBA with the best phi (chosen on validation) against the best other schedule "
+        f"(best on test):** {t['win']} wins, {t['tie']} ties, {t['loss']} losses "
+        f"over {sum(t.values())} (task, budget) cells.\n"
+    )
     ubas = list(summary["fixed_phi_vs_cosine"])
     out.append("| fixed phi vs cosine | wins | ties | losses | mean rank |")
     out.append("|---|---:|---:|---:|---:|")
@@ -126,10 +145,13 @@ def markdown(summary: dict, tasks: list[str], schedules: tuple, budgets: dict, m
     out.append("| task | T | " + " | ".join(ubas) + " |")
     out.append("|---|---:|" + ":---:|" * len(ubas))
     for c in summary["cells"]:
-        out.append(f"| {c['task']} | {c['budget']} | " + " | ".join(
-            c["fixed_phi_vs_cosine"][s][0] for s in ubas) + " |")
-    out.append("\nMean rank of every schedule over all cells (1 = best): " + ", ".join(
-        f"{s} {r:.2f}" for s, r in sorted(summary["mean_rank"].items(), key=lambda kv: kv[1])))
+        out.append(
+            f"| {c['task']} | {c['budget']} | " + " | ".join(c["fixed_phi_vs_cosine"][s][0] for s in ubas) + " |"
+        )
+    out.append(
+        "\nMean rank of every schedule over all cells (1 = best): "
+        + ", ".join(f"{s} {r:.2f}" for s, r in sorted(summary["mean_rank"].items(), key=lambda kv: kv[1]))
+    )
     return "\n".join(out) + "\n"
 
 
@@ -147,16 +169,17 @@ def plot(summary: dict, task: str, budget: int, schedules: tuple, metric: str, p
     colors = plt.cm.tab10(np.linspace(0, 1, 10))
     for i, s in enumerate(dict.fromkeys(shown)):
         ch = cell["chosen"][s]
-        style = dict(color=colors[i % 10], lw=2.2 if s == best_uba else 1.3,
-                     ls="-" if s.startswith("uba-") or s == "cosine" else "--")
+        style = dict(
+            color=colors[i % 10],
+            lw=2.2 if s == best_uba else 1.3,
+            ls="-" if s.startswith("uba-") or s == "cosine" else "--",
+        )
         label = s + (" (best phi)" if s == best_uba else "")
         ax1.plot(ch["lr"] * multipliers(s, budget), label=label, **style)
         x = np.linspace(0, budget, len(ch["curve"]))
         ax2.plot(x, ch["curve"], label=f"{label}: test {fmt(ch['test'], ch['std'])}", **style)
-    ax1.set(title=f"{task}, T = {budget}: lr of each schedule's chosen run", xlabel="step",
-            ylabel="learning rate")
-    ax2.set(title="training loss (mean over seeds, windowed)", xlabel="step", ylabel="train loss",
-            yscale="log")
+    ax1.set(title=f"{task}, T = {budget}: lr of each schedule's chosen run", xlabel="step", ylabel="learning rate")
+    ax2.set(title="training loss (mean over seeds, windowed)", xlabel="step", ylabel="train loss", yscale="log")
     ax1.legend(fontsize=7)
     ax2.legend(fontsize=6)
     for ax in (ax1, ax2):
@@ -166,8 +189,12 @@ def plot(summary: dict, task: str, budget: int, schedules: tuple, metric: str, p
 
 
 def versions() -> dict:
-    info = {"python": platform.python_version(), "machine": platform.machine(),
-            "cpus": os.cpu_count(), "numpy": np.__version__}
+    info = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "numpy": np.__version__,
+    }
     for mod in ("torch", "jax", "optax", "tensorflow", "keras", "sklearn"):
         try:
             info[mod] = __import__(mod).__version__
@@ -183,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=None, help="seeds per run (default 3, quick 2)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
-    parser.add_argument("--resume", action="store_true",
-                        help="keep the jobs an interrupted run finished (results/*.jobs.jsonl)")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the jobs an interrupted run finished (results/*.jobs.jsonl)"
+    )
     args = parser.parse_args(argv)
     seeds = tuple(range(args.seeds or (2 if args.quick else 3)))
     if len(seeds) < 2:
@@ -207,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     metric = {t: TASKS[t].metric for t in args.tasks}
     table = markdown(summary, args.tasks, schedules, budgets, metric)
     print("\n" + table)
-    still_edge = [f"{c['task']}/T={c['budget']}/{s}" for c in summary["cells"]
-                  for s, ch in c["chosen"].items() if ch["at_edge"]]
+    still_edge = [
+        f"{c['task']}/T={c['budget']}/{s}" for c in summary["cells"] for s, ch in c["chosen"].items() if ch["at_edge"]
+    ]
     if still_edge:
         print("best lr still at the grid edge after extension:", ", ".join(still_edge))
     for task in args.tasks:
@@ -216,30 +245,45 @@ def main(argv: list[str] | None = None) -> int:
         plot(summary, task, budget, schedules, metric[task], out_dir / f"{stem}-{task}.png")
     # The command that reproduces the results (--resume only reuses finished jobs).
     command = "python benchmarks/budgeted.py " + " ".join(
-        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume")
+        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume"
+    )
     compute = sum(seconds.values())
     record = {
-        "command": command.strip(), "elapsed_s": elapsed, "compute_s": compute,
-        "workers": args.workers, "seconds_per_task": seconds,
-        "seeds": list(seeds), "schedules": list(schedules), "budgets": budgets,
+        "command": command.strip(),
+        "elapsed_s": elapsed,
+        "compute_s": compute,
+        "workers": args.workers,
+        "seconds_per_task": seconds,
+        "seeds": list(seeds),
+        "schedules": list(schedules),
+        "budgets": budgets,
         "lr_grids": {t: list(TASKS[t].lr_grid) for t in args.tasks},
         "extended_cells": {"/".join(map(str, k)): v for k, v in extended.items()},
-        "still_at_edge": still_edge, "versions": versions(),
+        "still_at_edge": still_edge,
+        "versions": versions(),
         "corpus": corpus()[1] if "char-lm" in args.tasks else None,
         "summary": summary,
-        "runs": [{"task": k[0], "budget": k[1], "schedule": k[2], "lr": k[3],
-                  "seeds": [{kk: vv for kk, vv in r.items() if kk != "curve"} for r in v]}
-                 for k, v in results.items()],
+        "runs": [
+            {
+                "task": k[0],
+                "budget": k[1],
+                "schedule": k[2],
+                "lr": k[3],
+                "seeds": [{kk: vv for kk, vv in r.items() if kk != "curve"} for r in v],
+            }
+            for k, v in results.items()
+        ],
     }
     (out_dir / f"{stem}.json").write_text(json.dumps(record, indent=1, default=float))
-    header = (f"Measured with `{command.strip()}` ({len(seeds)} seeds, {args.workers} workers on "
-              f"{os.cpu_count()} cores): {compute / 60:.1f} core-minutes of training, about "
-              f"{compute / 60 / args.workers:.0f} min of wall time" +
-              (f" (this run resumed a journal and took {elapsed / 60:.1f} min)" if args.resume else "") +
-              ".\n\n")
+    header = (
+        f"Measured with `{command.strip()}` ({len(seeds)} seeds, {args.workers} workers on "
+        f"{os.cpu_count()} cores): {compute / 60:.1f} core-minutes of training, about "
+        f"{compute / 60 / args.workers:.0f} min of wall time"
+        + (f" (this run resumed a journal and took {elapsed / 60:.1f} min)" if args.resume else "")
+        + ".\n\n"
+    )
     (out_dir / f"{stem}.md").write_text(header + table)
-    print(f"wrote {out_dir / (stem + '.json')}, {stem}.md and one PNG per task "
-          f"({elapsed / 60:.1f} min)")
+    print(f"wrote {out_dir / (stem + '.json')}, {stem}.md and one PNG per task ({elapsed / 60:.1f} min)")
     return 0
 
 

@@ -28,14 +28,15 @@ import numpy as np
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from uba_core import UBAConfig, uba_lr  # noqa: E402
+from uba_core import UBAConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROWS: list[dict] = []
 
 
-def side_by_side(name: str, uba: Callable[[], float], cosine: Callable[[], float],
-                 repeats: int, unit: str, **extra) -> dict:
+def side_by_side(
+    name: str, uba: Callable[[], float], cosine: Callable[[], float], repeats: int, unit: str, **extra
+) -> dict:
     """Time ``uba`` and ``cosine`` alternately; each returns its own cost per unit.
 
     One warm-up call each, then ``repeats`` rounds, the order flipped every round.
@@ -49,15 +50,20 @@ def side_by_side(name: str, uba: Callable[[], float], cosine: Callable[[], float
         else:
             a.append(uba())
             b.append(cosine())
-    ratios = [x / y for x, y in zip(a, b)]
+    ratios = [x / y for x, y in zip(a, b, strict=True)]
     row = {
-        "row": name, "unit": unit, "uba": statistics.median(a), "cosine": statistics.median(b),
-        "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
-        "repeats": repeats, **extra,
+        "row": name,
+        "unit": unit,
+        "uba": statistics.median(a),
+        "cosine": statistics.median(b),
+        "ratio": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "repeats": repeats,
+        **extra,
     }
     ROWS.append(row)
-    print(f"  {name}: ratio {row['ratio']:.3f} [{row['ratio_min']:.3f}, {row['ratio_max']:.3f}]",
-          flush=True)
+    print(f"  {name}: ratio {row['ratio']:.3f} [{row['ratio_min']:.3f}, {row['ratio_max']:.3f}]", flush=True)
     return row
 
 
@@ -85,26 +91,31 @@ def bench_core(repeats: int) -> None:
     # What a user runs on the whole curve (to plot or export it): UBAConfig called on
     # every step of a long budget, against the same cosine schedule written in numpy.
     n = 10**6
-    steps = np.arange(n, dtype=np.float64)
     for label, warm in (("no warmup", 0), ("warmup 1%", n // 100)):
-        cfg = UBAConfig(total_steps=n, peak_lr=0.1, phi=4.0, min_lr=1e-4, warmup_steps=warm)
-        out = {}
+        core_row(label, n, warm, repeats)
 
-        def uba() -> float:
-            start = time.perf_counter()
-            out["lr"] = cfg(steps)
-            return (time.perf_counter() - start) / n * 1e9
 
-        def numpy_cosine() -> float:
-            start = time.perf_counter()
-            p = np.clip((steps - warm) / (n - warm), 0.0, 1.0)
-            lr = 1e-4 + (0.1 - 1e-4) * 0.5 * (1.0 + np.cos(np.pi * p))
-            np.where(steps < warm, 0.1 * steps / max(warm, 1), lr)
-            return (time.perf_counter() - start) / n * 1e9
+def core_row(label: str, n: int, warm: int, repeats: int) -> None:
+    steps = np.arange(n, dtype=np.float64)
+    cfg = UBAConfig(total_steps=n, peak_lr=0.1, phi=4.0, min_lr=1e-4, warmup_steps=warm)
+    out = {}
 
-        side_by_side(f"core: UBAConfig on 10^6 steps ({label}) vs a numpy cosine schedule", uba,
-                     numpy_cosine, repeats, "ns/step")
-        assert_curve("core", out["lr"][:: n // 1000], cfg, steps[:: n // 1000], float32=False)
+    def uba() -> float:
+        start = time.perf_counter()
+        out["lr"] = cfg(steps)
+        return (time.perf_counter() - start) / n * 1e9
+
+    def numpy_cosine() -> float:
+        start = time.perf_counter()
+        p = np.clip((steps - warm) / (n - warm), 0.0, 1.0)
+        lr = 1e-4 + (0.1 - 1e-4) * 0.5 * (1.0 + np.cos(np.pi * p))
+        np.where(steps < warm, 0.1 * steps / max(warm, 1), lr)
+        return (time.perf_counter() - start) / n * 1e9
+
+    side_by_side(
+        f"core: UBAConfig on 10^6 steps ({label}) vs a numpy cosine schedule", uba, numpy_cosine, repeats, "ns/step"
+    )
+    assert_curve("core", out["lr"][:: n // 1000], cfg, steps[:: n // 1000], float32=False)
 
 
 # --- torch ------------------------------------------------------------------------------
@@ -126,15 +137,24 @@ def bench_torch(repeats: int) -> None:
         opt.step()
         return lambda: per_call(sched.step, 5000)
 
-    side_by_side("torch: scheduler.step() alone",
-                 scheduler_only(lambda o: UBALR(o, T_max=T, phi=4.0)),
-                 scheduler_only(lambda o: CosineAnnealingLR(o, T_max=T)), repeats, "us/step")
+    side_by_side(
+        "torch: scheduler.step() alone",
+        scheduler_only(lambda o: UBALR(o, T_max=T, phi=4.0)),
+        scheduler_only(lambda o: CosineAnnealingLR(o, T_max=T)),
+        repeats,
+        "us/step",
+    )
 
     x, y = torch.randn(256, 64), torch.randint(0, 10, (256,))
 
     def training(make) -> tuple[Callable[[], float], list]:
-        model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(),
-                                    torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
+        model = torch.nn.Sequential(
+            torch.nn.Linear(64, 256),
+            torch.nn.ReLU(),
+            torch.nn.Linear(256, 256),
+            torch.nn.ReLU(),
+            torch.nn.Linear(256, 10),
+        )
         opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         sched = make(opt)
         used: list[float] = []
@@ -151,8 +171,7 @@ def bench_torch(repeats: int) -> None:
 
     uba_run, uba_used = training(lambda o: UBALR(o, T_max=T, phi=2.0))
     cos_run, _ = training(lambda o: CosineAnnealingLR(o, T_max=T))
-    side_by_side("torch: MLP training step (fwd, bwd, SGD, scheduler)", uba_run, cos_run,
-                 repeats, "us/step")
+    side_by_side("torch: MLP training step (fwd, bwd, SGD, scheduler)", uba_run, cos_run, repeats, "us/step")
     assert_curve("torch training", uba_used, cfg, np.arange(len(uba_used)), float32=False)
 
     # A tensor lr under torch.compile: the scheduler writes into the tensor, no recompiles.
@@ -193,13 +212,14 @@ def bench_torch(repeats: int) -> None:
 
     uba_run, uba_used, uba_info = compiled(lambda o: UBALR(o, T_max=T, phi=2.0, peak_lr=0.01))
     cos_run, _, cos_info = compiled(lambda o: CosineAnnealingLR(o, T_max=T))
-    row = side_by_side("torch.compile: Adam step with a tensor lr", uba_run, cos_run, repeats,
-                       "us/step")
+    row = side_by_side("torch.compile: Adam step with a tensor lr", uba_run, cos_run, repeats, "us/step")
     row["recompiles_after_first_uba"] = uba_info["graphs_after"]
     row["recompiles_after_first_cosine"] = cos_info["graphs_after"]
     row["compile_s_uba"], row["compile_s_cosine"] = uba_info["compile_s"], cos_info["compile_s"]
-    print(f"    recompilations after the first step: UBA {row['recompiles_after_first_uba']}, "
-          f"cosine {row['recompiles_after_first_cosine']}")
+    print(
+        f"    recompilations after the first step: UBA {row['recompiles_after_first_uba']}, "
+        f"cosine {row['recompiles_after_first_cosine']}"
+    )
     assert row["recompiles_after_first_uba"] == 0, "UBALR caused a recompilation"
     cfg_c = UBAConfig(total_steps=T, peak_lr=0.01, phi=2.0)
     np.testing.assert_allclose(uba_used, cfg_c(np.arange(len(uba_used))), rtol=1e-6)
@@ -219,8 +239,12 @@ def bench_optax(repeats: int) -> None:
     cfg = UBAConfig(total_steps=T, peak_lr=1e-3, phi=2.0, min_lr=1e-5, warmup_steps=W)
     key = jax.random.PRNGKey(0)
     k1, k2, k3, k4 = jax.random.split(key, 4)
-    params = {"w1": jax.random.normal(k1, (64, 256)) * 0.1, "b1": jnp.zeros(256),
-              "w2": jax.random.normal(k2, (256, 10)) * 0.1, "b2": jnp.zeros(10)}
+    params = {
+        "w1": jax.random.normal(k1, (64, 256)) * 0.1,
+        "b1": jnp.zeros(256),
+        "w2": jax.random.normal(k2, (256, 10)) * 0.1,
+        "b2": jnp.zeros(10),
+    }
     x, y = jax.random.normal(k3, (256, 64)), jax.random.randint(k4, (256,), 0, 10)
 
     def loss_fn(p):
@@ -284,10 +308,13 @@ def bench_keras(repeats: int) -> None:
 
     def setup(schedule) -> Callable[[], float]:
         keras.utils.set_random_seed(0)
-        model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(256, activation="relu"),
-                                  keras.layers.Dense(10)])
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model = keras.Sequential(
+            [keras.Input((64,)), keras.layers.Dense(256, activation="relu"), keras.layers.Dense(10)]
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=schedule),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
 
         def run() -> float:
             start = time.perf_counter()
@@ -296,26 +323,29 @@ def bench_keras(repeats: int) -> None:
 
         return run
 
-    uba_run = setup(UBADecay(0.0, T - W, phi=2.0, warmup_target=1e-3, warmup_steps=W,
-                                min_learning_rate=1e-5))
-    cos_run = setup(keras.optimizers.schedules.CosineDecay(0.0, T - W, alpha=0.01,
-                                                               warmup_target=1e-3, warmup_steps=W))
+    uba_run = setup(UBADecay(0.0, T - W, phi=2.0, warmup_target=1e-3, warmup_steps=W, min_learning_rate=1e-5))
+    cos_run = setup(keras.optimizers.schedules.CosineDecay(0.0, T - W, alpha=0.01, warmup_target=1e-3, warmup_steps=W))
     side_by_side("keras: model.fit step (TF backend), Adam", uba_run, cos_run, repeats, "us/step")
     # The curve check: one more epoch with the per-batch recorder attached.
     schedule = UBADecay(0.0, T - W, phi=2.0, warmup_target=1e-3, warmup_steps=W, min_learning_rate=1e-5)
     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10)])
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule), loss="mse")
     record = Record()
-    model.fit(x, keras.utils.to_categorical(y, 10), batch_size=256, epochs=1, verbose=0,
-              shuffle=False, callbacks=[record])
+    model.fit(
+        x, keras.utils.to_categorical(y, 10), batch_size=256, epochs=1, verbose=0, shuffle=False, callbacks=[record]
+    )
     cfg = schedule.uba_config
     assert_curve("keras", record.lrs, cfg, np.arange(len(record.lrs)), float32=True)
 
 
 def versions() -> dict:
-    out = {"python": platform.python_version(), "numpy": np.__version__,
-           "machine": platform.machine(), "processor": platform.processor(),
-           "cpus": os.cpu_count()}
+    out = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "cpus": os.cpu_count(),
+    }
     for mod in ("torch", "jax", "optax", "tensorflow", "keras"):
         if mod in sys.modules:
             out[mod] = sys.modules[mod].__version__
@@ -323,18 +353,23 @@ def versions() -> dict:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| row | UBA | cosine | unit | ratio UBA / cosine (median) | spread (min, max) |",
-             "|---|---:|---:|---|---:|---|"]
+    lines = [
+        "| row | UBA | cosine | unit | ratio UBA / cosine (median) | spread (min, max) |",
+        "|---|---:|---:|---|---:|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['row']} | {r['uba']:.4g} | {r['cosine']:.4g} | {r['unit']} | "
-                     f"{r['ratio']:.3f} | {r['ratio_min']:.3f}, {r['ratio_max']:.3f} |")
+        lines.append(
+            f"| {r['row']} | {r['uba']:.4g} | {r['cosine']:.4g} | {r['unit']} | "
+            f"{r['ratio']:.3f} | {r['ratio_min']:.3f}, {r['ratio_max']:.3f} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", nargs="+", choices=["core", "torch", "optax", "keras"],
-                        default=["core", "torch", "optax", "keras"])
+    parser.add_argument(
+        "--only", nargs="+", choices=["core", "torch", "optax", "keras"], default=["core", "torch", "optax", "keras"]
+    )
     parser.add_argument("--repeats", type=int, default=9, help="at least 7")
     parser.add_argument("--out", default=str(RESULTS / "overhead.json"))
     args = parser.parse_args(argv)
@@ -344,15 +379,21 @@ def main(argv: list[str] | None = None) -> int:
     order = [name for name in ("core", "torch", "optax", "keras") if name in args.only]
     for name in order:
         print(f"[{name}]", flush=True)
-        {"core": bench_core, "torch": bench_torch, "optax": bench_optax, "keras": bench_keras}[name](
-            args.repeats)
+        {"core": bench_core, "torch": bench_torch, "optax": bench_optax, "keras": bench_keras}[name](args.repeats)
     table = markdown(ROWS)
     print("\n" + table)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"rows": ROWS, "versions": versions(),
-                                          "command": "python benchmarks/overhead.py " +
-                                          " ".join(argv if argv is not None else sys.argv[1:])},
-                                         indent=2, default=str))
+    Path(args.out).write_text(
+        json.dumps(
+            {
+                "rows": ROWS,
+                "versions": versions(),
+                "command": "python benchmarks/overhead.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            },
+            indent=2,
+            default=str,
+        )
+    )
     print(f"\nwrote {args.out}")
     return 0
 

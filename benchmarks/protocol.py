@@ -32,9 +32,14 @@ MAX_EXTENSIONS = 3
 
 def _init_worker() -> None:
     """One thread per worker process; torch is imported before tensorflow."""
-    os.environ.update(OMP_NUM_THREADS="1", TF_NUM_INTEROP_THREADS="1", TF_NUM_INTRAOP_THREADS="1",
-                      TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow",
-                      XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    os.environ.update(
+        OMP_NUM_THREADS="1",
+        TF_NUM_INTEROP_THREADS="1",
+        TF_NUM_INTRAOP_THREADS="1",
+        TF_CPP_MIN_LOG_LEVEL="3",
+        KERAS_BACKEND="tensorflow",
+        XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    )
     sys.path.insert(0, str(HERE))
     import torch
 
@@ -58,8 +63,11 @@ def run_job(job: tuple) -> tuple[tuple, list[dict], float]:
 
 
 def _val_means(results: dict, task: str, budget: int, schedule: str) -> dict[float, float]:
-    return {lr: statistics.fmean(r["val"] for r in runs)
-            for (t, b, s, lr), runs in results.items() if (t, b, s) == (task, budget, schedule)}
+    return {
+        lr: statistics.fmean(r["val"] for r in runs)
+        for (t, b, s, lr), runs in results.items()
+        if (t, b, s) == (task, budget, schedule)
+    }
 
 
 def extensions(results: dict, cells: list[tuple], seeds: tuple) -> list[tuple]:
@@ -76,8 +84,7 @@ def extensions(results: dict, cells: list[tuple], seeds: tuple) -> list[tuple]:
     return jobs
 
 
-def run_grid(cells: list[tuple], seeds: tuple, workers: int,
-             journal: Path | None = None) -> tuple[dict, dict, dict]:
+def run_grid(cells: list[tuple], seeds: tuple, workers: int, journal: Path | None = None) -> tuple[dict, dict, dict]:
     """Train every (task, budget, schedule) cell over its task's lr grid, extending the
     grid where the best lr sits at an edge (up to MAX_EXTENSIONS times).
 
@@ -103,8 +110,10 @@ def run_grid(cells: list[tuple], seeds: tuple, workers: int,
     jobs = [(t, b, s, lr, seeds) for t, b, s in cells for lr in TASKS[t].lr_grid]
     jobs.sort(key=lambda j: -j[1] * (20 if j[0] in ("char-lm", "digits-keras") else 1))
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool, \
-            tqdm(total=len(jobs), unit="run", desc="budgeted", dynamic_ncols=True) as bar:
+    with (
+        ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool,
+        tqdm(total=len(jobs), unit="run", desc="budgeted", dynamic_ncols=True) as bar,
+    ):
         for round_ in range(MAX_EXTENSIONS + 1):
             bar.update(sum(j[:4] in results for j in jobs))
             todo = [j for j in jobs if j[:4] not in results]
@@ -148,9 +157,16 @@ def choose(results: dict, task: str, budget: int, schedule: str) -> dict:
     mean, std = stats(runs)
     lrs = sorted(means)
     curves = [r["curve"] for r in runs if "curve" in r]
-    return {"schedule": schedule, "lr": lr, "val": means[lr], "test": mean, "std": std,
-            "at_edge": lr in (lrs[0], lrs[-1]), "grid": lrs,
-            "curve": np.mean(curves, axis=0).tolist() if curves else None}
+    return {
+        "schedule": schedule,
+        "lr": lr,
+        "val": means[lr],
+        "test": mean,
+        "std": std,
+        "at_edge": lr in (lrs[0], lrs[-1]),
+        "grid": lrs,
+        "curve": np.mean(curves, axis=0).tolist() if curves else None,
+    }
 
 
 def compare(a: dict, b: dict) -> str:

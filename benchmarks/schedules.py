@@ -42,8 +42,7 @@ def phi_of(name: str) -> float | None:
 
 
 def uba_config(name: str, budget: int, peak: float) -> UBAConfig:
-    return UBAConfig(total_steps=budget, peak_lr=peak, phi=phi_of(name),
-                     warmup_steps=warmup_steps(budget))
+    return UBAConfig(total_steps=budget, peak_lr=peak, phi=phi_of(name), warmup_steps=warmup_steps(budget))
 
 
 def multipliers(name: str, budget: int) -> np.ndarray:
@@ -86,8 +85,7 @@ def torch_scheduler(name: str, optimizer, budget: int, peak: float):
     W = warmup_steps(budget)
     if name == "cosine":
         warm = LambdaLR(optimizer, lambda t: t / W)
-        return SequentialLR(optimizer, [warm, CosineAnnealingLR(optimizer, T_max=budget - W)],
-                            milestones=[W])
+        return SequentialLR(optimizer, [warm, CosineAnnealingLR(optimizer, T_max=budget - W)], milestones=[W])
     if name.startswith("uba-"):
         return UBALR(optimizer, T_max=budget, phi=phi_of(name), warmup_steps=W)
     table = multipliers(name, budget).tolist()
@@ -118,8 +116,7 @@ def keras_schedule(name: str, budget: int, peak: float):
 
     W = warmup_steps(budget)
     if name == "cosine":
-        return keras.optimizers.schedules.CosineDecay(0.0, budget - W, warmup_target=peak,
-                                                      warmup_steps=W)
+        return keras.optimizers.schedules.CosineDecay(0.0, budget - W, warmup_target=peak, warmup_steps=W)
     if name.startswith("uba-"):
         return UBADecay(0.0, budget - W, warmup_target=peak, warmup_steps=W, phi=phi_of(name))
 

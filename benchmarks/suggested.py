@@ -64,20 +64,32 @@ def grid(results_dir: Path, workers: int, resume: bool, command: str) -> int:
         cell = next(c for c in record["summary"]["cells"] if (c["task"], c["budget"]) == (task, budget))
         best = f"uba-{cell['uba_best_phi']:g}"
         ours = choose(results, task, budget, name[(task, budget)])
-        against = {"best": choose(main, task, budget, best), "cosine": choose(main, task, budget, "cosine"),
-                   "default": choose(main, task, budget, default)}
+        against = {
+            "best": choose(main, task, budget, best),
+            "cosine": choose(main, task, budget, "cosine"),
+            "default": choose(main, task, budget, default),
+        }
         outcome = {k: compare(ours, v) for k, v in against.items()}
         for k, v in outcome.items():
             tally[k][v] = tally[k].get(v, 0) + 1
-        rows.append({"task": task, "budget": budget, "kappa_estimated": suggestion.kappa_estimated,
-                     "phi": suggestion.phi, "best_phi": cell["uba_best_phi"],
-                     "suggested": {k: ours[k] for k in ("lr", "test", "std")},
-                     **{k: {kk: v[kk] for kk in ("schedule", "lr", "test", "std")} for k, v in against.items()},
-                     "outcome": outcome})
+        rows.append(
+            {
+                "task": task,
+                "budget": budget,
+                "kappa_estimated": suggestion.kappa_estimated,
+                "phi": suggestion.phi,
+                "best_phi": cell["uba_best_phi"],
+                "suggested": {k: ours[k] for k in ("lr", "test", "std")},
+                **{k: {kk: v[kk] for kk in ("schedule", "lr", "test", "std")} for k, v in against.items()},
+                "outcome": outcome,
+            }
+        )
 
-    lines = ["| task | T | kappa est. | suggested phi | suggested | best phi of the sweep | cosine | "
-             f"default phi = {uba_core.DEFAULT_PHI:g} | vs best / cosine / default |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "| task | T | kappa est. | suggested phi | suggested | best phi of the sweep | cosine | "
+        f"default phi = {uba_core.DEFAULT_PHI:g} | vs best / cosine / default |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for r in rows:
         lines.append(
             f"| {r['task']} | {r['budget']} | {r['kappa_estimated']:.3g} | {r['phi']:.3g} | "
@@ -85,23 +97,38 @@ def grid(results_dir: Path, workers: int, resume: bool, command: str) -> int:
             f"{r['best_phi']:g}: {fmt(r['best']['test'], r['best']['std'])} | "
             f"{fmt(r['cosine']['test'], r['cosine']['std'])} | "
             f"{fmt(r['default']['test'], r['default']['std'])} | "
-            f"{r['outcome']['best']} / {r['outcome']['cosine']} / {r['outcome']['default']} |")
+            f"{r['outcome']['best']} / {r['outcome']['cosine']} / {r['outcome']['default']} |"
+        )
     within = tally["best"].get("win", 0) + tally["best"].get("tie", 0)
     lines.append(
         f"\nThe suggested phi is within one std of the best phi of the sweep (or better) in {within} of "
         f"{len(rows)} cells. Against cosine: {_counts(tally['cosine'])}. Against the default phi "
-        f"{uba_core.DEFAULT_PHI:g}: {_counts(tally['default'])}.")
+        f"{uba_core.DEFAULT_PHI:g}: {_counts(tally['default'])}."
+    )
     table = "\n".join(lines) + "\n"
-    header = (f"Measured with `{command}` in {elapsed / 60:.1f} min ({len(seeds)} seeds); spectra "
-              "(4 probes x 40 Lanczos steps at initialisation): " + ", ".join(
-                  f"{t} {c['hvps']} HVPs in {c['seconds']:.1f} s" for t, c in cost.items()) + ".\n\n")
+    header = (
+        f"Measured with `{command}` in {elapsed / 60:.1f} min ({len(seeds)} seeds); spectra "
+        "(4 probes x 40 Lanczos steps at initialisation): "
+        + ", ".join(f"{t} {c['hvps']} HVPs in {c['seconds']:.1f} s" for t, c in cost.items())
+        + ".\n\n"
+    )
     print("\n" + table)
     (results_dir / "suggested.md").write_text(header + table)
-    (results_dir / "suggested.json").write_text(json.dumps(
-        {"command": command, "elapsed_s": elapsed, "spectrum_cost": cost, "tally": tally, "rows": rows,
-         "suggestions": {f"{t}/{b}": str(s) for (t, b), s in suggestions.items()},
-         "extended_cells": {"/".join(map(str, k)): v for k, v in extended.items()}},
-        indent=1, default=float))
+    (results_dir / "suggested.json").write_text(
+        json.dumps(
+            {
+                "command": command,
+                "elapsed_s": elapsed,
+                "spectrum_cost": cost,
+                "tally": tally,
+                "rows": rows,
+                "suggestions": {f"{t}/{b}": str(s) for (t, b), s in suggestions.items()},
+                "extended_cells": {"/".join(map(str, k)): v for k, v in extended.items()},
+            },
+            indent=1,
+            default=float,
+        )
+    )
     print(f"wrote {results_dir / 'suggested.md'} and suggested.json ({elapsed / 60:.1f} min)")
     return 0
 
@@ -118,9 +145,14 @@ def one_task(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"Argument `--seed` must be >= 0. Received: --seed={args.seed}.")
     start = time.perf_counter()
     try:
-        spectrum = task_spectrum(args.task, args.seed, probes=args.probes,
-                                 lanczos_steps=args.lanczos_steps, max_hvps=args.max_hvps,
-                                 progress=not args.no_progress)
+        spectrum = task_spectrum(
+            args.task,
+            args.seed,
+            probes=args.probes,
+            lanczos_steps=args.lanczos_steps,
+            max_hvps=args.max_hvps,
+            progress=not args.no_progress,
+        )
     except (TypeError, ValueError) as err:  # the estimators name the argument
         parser.error(str(err))
     except ImportError as err:  # a framework or tqdm is missing: the message says what to install
@@ -137,10 +169,12 @@ def one_task(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python benchmarks/suggested.py",
-        description="phi from the model's own curvature: one task's suggestion, or the budgeted grid")
+        description="phi from the model's own curvature: one task's suggestion, or the budgeted grid",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    one = sub.add_parser("task", help="estimate a task's Hessian spectrum (stochastic Lanczos "
-                         "quadrature) and suggest phi for a budget")
+    one = sub.add_parser(
+        "task", help="estimate a task's Hessian spectrum (stochastic Lanczos quadrature) and suggest phi for a budget"
+    )
     one.add_argument("task", choices=SPECTRUM_TASKS, help="the task (digits-keras has no estimator)")
     one.add_argument("--total-steps", type=int, required=True, help="budget T")
     one.add_argument("--probes", type=int, default=4)
@@ -148,12 +182,16 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("--max-hvps", type=int, help="refuse to run more Hessian-vector products")
     one.add_argument("--seed", type=int, default=0, help="model initialization and probes")
     one.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
-    many = sub.add_parser("grid", help="train the suggested phi of every cell of the full budgeted "
-                          "grid and compare it with the grid's results (results/budgeted.json)")
+    many = sub.add_parser(
+        "grid",
+        help="train the suggested phi of every cell of the full budgeted "
+        "grid and compare it with the grid's results (results/budgeted.json)",
+    )
     many.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     many.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
-    many.add_argument("--resume", action="store_true",
-                      help="keep the jobs an interrupted run finished (results/suggested.jobs.jsonl)")
+    many.add_argument(
+        "--resume", action="store_true", help="keep the jobs an interrupted run finished (results/suggested.jobs.jsonl)"
+    )
     args = parser.parse_args(argv)
     if args.command == "task":
         return one_task(args, one)
@@ -162,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         many.error(f"{out / 'budgeted.json'} not found: run python benchmarks/budgeted.py first")
     # The command that reproduces the results (--resume only reuses finished jobs).
     command = "python benchmarks/suggested.py " + " ".join(
-        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume")
+        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume"
+    )
     return grid(out, args.workers, args.resume, command.strip())
 
 

@@ -89,8 +89,11 @@ def digits_split() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     x, y = (data.data / 16.0).astype(np.float32), data.target.astype(np.int64)
     order = np.random.default_rng(12345).permutation(len(x))
     a, b = int(0.6 * len(x)), int(0.8 * len(x))
-    return {"train": (x[order[:a]], y[order[:a]]), "val": (x[order[a:b]], y[order[a:b]]),
-            "test": (x[order[b:]], y[order[b:]])}
+    return {
+        "train": (x[order[:a]], y[order[:a]]),
+        "val": (x[order[a:b]], y[order[a:b]]),
+        "test": (x[order[b:]], y[order[b:]]),
+    }
 
 
 def batch_indices(n: int, budget: int, batch: int, seed: int) -> np.ndarray:
@@ -123,8 +126,11 @@ def run_digits_torch(task: Task, schedule: str, peak: float, budget: int, seeds:
             sched.step()
             losses[t] = loss.item()
         with torch.no_grad():
-            ev = {k: _finite(torch.nn.functional.cross_entropy(model(x), y).item())
-                  for k, (x, y) in tensors.items() if k != "train"}
+            ev = {
+                k: _finite(torch.nn.functional.cross_entropy(model(x), y).item())
+                for k, (x, y) in tensors.items()
+                if k != "train"
+            }
             acc = float((model(tensors["test"][0]).argmax(1) == tensors["test"][1]).float().mean())
         out.append({"val": ev["val"], "test": ev["test"], "test_acc": acc, "curve": _curve(losses)})
     return out
@@ -139,9 +145,12 @@ def _jax_mlp():
     def init(key):
         k1, k2 = jax.random.split(key)
         # torch.nn.Linear's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-        return {"w1": jax.random.uniform(k1, (64, 128), minval=-1, maxval=1) / 8.0, "b1": jnp.zeros(128),
-                "w2": jax.random.uniform(k2, (128, 10), minval=-1, maxval=1) / math.sqrt(128),
-                "b2": jnp.zeros(10)}
+        return {
+            "w1": jax.random.uniform(k1, (64, 128), minval=-1, maxval=1) / 8.0,
+            "b1": jnp.zeros(128),
+            "w2": jax.random.uniform(k2, (128, 10), minval=-1, maxval=1) / math.sqrt(128),
+            "b2": jnp.zeros(10),
+        }
 
     def loss(p, x, y):
         logits = jax.nn.relu(x @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
@@ -182,8 +191,10 @@ def run_digits_optax(task: Task, schedule: str, peak: float, budget: int, seeds:
     keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
     idx = jnp.stack([jnp.asarray(batch_indices(len(xtr), budget, 32, s)) for s in seeds])
     losses, val, test = jax.jit(jax.vmap(train))(keys, idx)
-    return [{"val": _finite(float(v)), "test": _finite(float(t)), "curve": _curve(np.asarray(c))}
-            for c, v, t in zip(losses, val, test, strict=True)]
+    return [
+        {"val": _finite(float(v)), "test": _finite(float(t)), "curve": _curve(np.asarray(c))}
+        for c, v, t in zip(losses, val, test, strict=True)
+    ]
 
 
 def run_digits_keras(task: Task, schedule: str, peak: float, budget: int, seeds: list[int]) -> list[dict]:
@@ -194,20 +205,19 @@ def run_digits_keras(task: Task, schedule: str, peak: float, budget: int, seeds:
     out = []
     for seed in seeds:
         keras.utils.set_random_seed(seed)
-        model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(128, activation="relu"),
-                                  keras.layers.Dense(10)])
+        model = keras.Sequential(
+            [keras.Input((64,)), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10)]
+        )
         opt = keras.optimizers.SGD(learning_rate=keras_schedule(schedule, budget, peak), momentum=0.9)
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         model.compile(optimizer=opt, loss=loss)
         idx = batch_indices(len(xtr), budget, 32, seed).ravel()
         record = _running_losses()
-        model.fit(xtr[idx], ytr[idx], batch_size=32, epochs=1, shuffle=False, verbose=0,
-                  callbacks=[record])
+        model.fit(xtr[idx], ytr[idx], batch_size=32, epochs=1, shuffle=False, verbose=0, callbacks=[record])
         running = np.asarray(record.values)
         k = np.arange(1, len(running) + 1)
         batch_losses = k * running - np.concatenate([[0.0], (k[:-1]) * running[:-1]])
-        ev = {s: _finite(float(loss(data[s][1], model.predict(data[s][0], verbose=0))))
-              for s in ("val", "test")}
+        ev = {s: _finite(float(loss(data[s][1], model.predict(data[s][0], verbose=0)))) for s in ("val", "test")}
         out.append({"val": ev["val"], "test": ev["test"], "curve": _curve(batch_losses)})
     return out
 
@@ -229,8 +239,16 @@ def _running_losses():
 
 # --- char-lm (torch) --------------------------------------------------------------------
 
-CORPUS_FILES = ("argparse.py", "functools.py", "textwrap.py", "collections/__init__.py",
-                "dataclasses.py", "statistics.py", "heapq.py", "difflib.py")
+CORPUS_FILES = (
+    "argparse.py",
+    "functools.py",
+    "textwrap.py",
+    "collections/__init__.py",
+    "dataclasses.py",
+    "statistics.py",
+    "heapq.py",
+    "difflib.py",
+)
 CONTEXT, BATCH = 32, 16
 
 
@@ -248,13 +266,16 @@ def run_char_lm(task: Task, schedule: str, peak: float, budget: int, seeds: list
 
     tokens, _ = corpus()
     n = len(tokens)
-    splits = {"train": tokens[: int(0.9 * n)], "val": tokens[int(0.9 * n): int(0.95 * n)],
-              "test": tokens[int(0.95 * n):]}
+    splits = {
+        "train": tokens[: int(0.9 * n)],
+        "val": tokens[int(0.9 * n) : int(0.95 * n)],
+        "test": tokens[int(0.95 * n) :],
+    }
     data = {k: torch.from_numpy(v) for k, v in splits.items()}
 
     def windows(split: str, rng: np.random.Generator, count: int) -> torch.Tensor:
         starts = rng.integers(0, len(data[split]) - CONTEXT - 1, count)
-        return torch.stack([data[split][s: s + CONTEXT + 1] for s in starts])
+        return torch.stack([data[split][s : s + CONTEXT + 1] for s in starts])
 
     eval_rng = np.random.default_rng(777)
     held = {k: windows(k, eval_rng, 512) for k in ("val", "test")}
@@ -292,8 +313,9 @@ def TinyGPT():
             super().__init__()
             self.embed = torch.nn.Embedding(256, width)
             self.pos = torch.nn.Parameter(torch.zeros(CONTEXT, width))
-            layer = torch.nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0,
-                                                     batch_first=True, norm_first=True)
+            layer = torch.nn.TransformerEncoderLayer(
+                width, heads, 4 * width, dropout=0.0, batch_first=True, norm_first=True
+            )
             self.blocks = torch.nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
             self.norm = torch.nn.LayerNorm(width)
             self.head = torch.nn.Linear(width, 256)
@@ -333,18 +355,18 @@ RUNNERS = {
 }
 
 TASKS = {
-    "quadratic-k10": Task("quadratic-k10", "numpy", (100, 300, 1000),
-                          (0.05, 0.1, 0.2, 0.5, 1.0, 2.0), "final excess loss", 100),
-    "quadratic-k1000": Task("quadratic-k1000", "numpy", (100, 300, 1000),
-                            (0.05, 0.1, 0.2, 0.5, 1.0, 2.0), "final excess loss", 300),
-    "digits-mlp": Task("digits-mlp", "torch", (150, 500, 1500), (0.01, 0.03, 0.1, 0.3, 1.0),
-                       "test cross-entropy", 150),
-    "digits-optax": Task("digits-optax", "jax", (150, 500, 1500), (1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
-                         "test cross-entropy", 150),
-    "digits-keras": Task("digits-keras", "keras", (100, 300, 1000), (0.01, 0.03, 0.1, 0.3),
-                         "test cross-entropy", 100),
-    "char-lm": Task("char-lm", "torch", (40, 120, 400), (1e-3, 3e-3, 1e-2, 3e-2),
-                    "bits per character", 40),
+    "quadratic-k10": Task(
+        "quadratic-k10", "numpy", (100, 300, 1000), (0.05, 0.1, 0.2, 0.5, 1.0, 2.0), "final excess loss", 100
+    ),
+    "quadratic-k1000": Task(
+        "quadratic-k1000", "numpy", (100, 300, 1000), (0.05, 0.1, 0.2, 0.5, 1.0, 2.0), "final excess loss", 300
+    ),
+    "digits-mlp": Task("digits-mlp", "torch", (150, 500, 1500), (0.01, 0.03, 0.1, 0.3, 1.0), "test cross-entropy", 150),
+    "digits-optax": Task(
+        "digits-optax", "jax", (150, 500, 1500), (1e-3, 3e-3, 1e-2, 3e-2, 1e-1), "test cross-entropy", 150
+    ),
+    "digits-keras": Task("digits-keras", "keras", (100, 300, 1000), (0.01, 0.03, 0.1, 0.3), "test cross-entropy", 100),
+    "char-lm": Task("char-lm", "torch", (40, 120, 400), (1e-3, 3e-3, 1e-2, 3e-2), "bits per character", 40),
 }
 
 
@@ -371,8 +393,10 @@ def spectrum_problem(task_name: str, seed: int = 0) -> dict:
     training windows. digits-keras has no estimator (keras) and raises ValueError.
     """
     if task_name not in SPECTRUM_TASKS:
-        raise ValueError(f"Argument `task_name` must be one of {', '.join(SPECTRUM_TASKS)} "
-                         f"(digits-keras has no estimator). Received: task_name={task_name!r}.")
+        raise ValueError(
+            f"Argument `task_name` must be one of {', '.join(SPECTRUM_TASKS)} "
+            f"(digits-keras has no estimator). Received: task_name={task_name!r}."
+        )
     if task_name.startswith("quadratic"):
         h = np.logspace(0, -math.log10(float(task_name.split("-k")[1])), 100)  # as run_quadratic
         return {"framework": "numpy", "matvec": lambda v: h * v, "dim": h.size}
@@ -382,17 +406,24 @@ def spectrum_problem(task_name: str, seed: int = 0) -> dict:
 
         xtr, ytr = digits_split()["train"]
         init, loss = _jax_mlp()
-        return {"framework": "jax", "params": init(jax.random.PRNGKey(seed)),
-                "loss_fn": lambda p, batch: loss(p, *batch),
-                "batches": [(jnp.asarray(xtr), jnp.asarray(ytr))]}
+        return {
+            "framework": "jax",
+            "params": init(jax.random.PRNGKey(seed)),
+            "loss_fn": lambda p, batch: loss(p, *batch),
+            "batches": [(jnp.asarray(xtr), jnp.asarray(ytr))],
+        }
     import torch
 
     torch.manual_seed(seed)
     if task_name == "digits-mlp":
         xtr, ytr = digits_split()["train"]
         model = _torch_mlp()
-        return {"framework": "torch", "model": model, "batches": [(torch.from_numpy(xtr), torch.from_numpy(ytr))],
-                "loss_fn": lambda m, batch: torch.nn.functional.cross_entropy(m(batch[0]), batch[1])}
+        return {
+            "framework": "torch",
+            "model": model,
+            "batches": [(torch.from_numpy(xtr), torch.from_numpy(ytr))],
+            "loss_fn": lambda m, batch: torch.nn.functional.cross_entropy(m(batch[0]), batch[1]),
+        }
 
     class LossOf(torch.nn.Module):  # estimate_spectrum differentiates forward: make it TinyGPT.loss
         def __init__(self) -> None:
@@ -406,5 +437,5 @@ def spectrum_problem(task_name: str, seed: int = 0) -> dict:
     tokens = torch.from_numpy(corpus()[0])
     train = tokens[: int(0.9 * len(tokens))]
     starts = np.random.default_rng(seed).integers(0, len(train) - CONTEXT - 1, (4, 32))
-    batches = [torch.stack([train[s: s + CONTEXT + 1] for s in row]) for row in starts]
+    batches = [torch.stack([train[s : s + CONTEXT + 1] for s in row]) for row in starts]
     return {"framework": "torch", "model": model, "batches": batches, "loss_fn": lambda m, batch: m(batch)}

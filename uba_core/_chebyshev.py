@@ -147,7 +147,7 @@ def describe_phi(phi: float) -> PhiShape:
 def _check_spectrum(mu: Any, L: Any) -> tuple[float, float]:
     mu = check_real("mu", mu, positive=True)
     L = check_real("L", L, positive=True)
-    if L < mu:
+    if mu > L:
         raise ValueError(f"Argument `L` must be >= `mu`. Received: L={L!r}, mu={mu!r}.")
     return mu, L
 

@@ -279,10 +279,7 @@ class UBAConfig:
         steps = as_real_array("step", step)
         bad = ~numpy.isfinite(steps) | (steps < 0)
         if numpy.any(bad):
-            raise ValueError(
-                "Argument `step` must be finite and >= 0. "
-                f"Received: step={steps[bad].ravel()[0]!r}."
-            )
+            raise ValueError(f"Argument `step` must be finite and >= 0. Received: step={steps[bad].ravel()[0]!r}.")
         out = uba_lr(steps, self)
         return out[()] if out.ndim == 0 else out
 
@@ -301,9 +298,7 @@ class UBAConfig:
                 schedule keeps its shape even if the default changes.
         """
         if not isinstance(data, Mapping):
-            raise TypeError(
-                f"Argument `data` must be a mapping. Received: data={data!r} ({type(data).__name__})."
-            )
+            raise TypeError(f"Argument `data` must be a mapping. Received: data={data!r} ({type(data).__name__}).")
         unknown = sorted(set(data) - set(_FIELDS))
         if unknown:
             raise ValueError(f"Unknown UBAConfig keys {unknown}; allowed keys are {list(_FIELDS)}.")
@@ -318,8 +313,7 @@ class UBAConfig:
 
 
 # The fields a caller may leave out, with the dataclass's own defaults.
-_CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(UBAConfig)
-                    if f.default is not dataclasses.MISSING}
+_CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(UBAConfig) if f.default is not dataclasses.MISSING}
 
 
 def make_config(names: Mapping[str, str] | None = None, /, **fields: Any) -> UBAConfig:
@@ -357,8 +351,7 @@ class CurveCache:
     def __init__(self, config: UBAConfig, block: int = 1024) -> None:
         if not isinstance(config, UBAConfig):
             raise TypeError(
-                f"Argument `config` must be a UBAConfig. Received: config={config!r} "
-                f"({type(config).__name__})."
+                f"Argument `config` must be a UBAConfig. Received: config={config!r} ({type(config).__name__})."
             )
         self.config = config
         self._block = check_int("block", block, minimum=1)

@@ -36,9 +36,9 @@ from uba_core._validation import check_int, check_real
 
 __all__ = [
     "MU_EFF_TOL",
-    "check_loss_and_batches",
     "PhiSuggestion",
     "Spectrum",
+    "check_loss_and_batches",
     "gauss_quadrature",
     "kappa_cap",
     "lanczos",
@@ -134,9 +134,7 @@ def lanczos(
     elif probe == "gaussian":
         v = rng.standard_normal(dim)
     else:
-        raise ValueError(
-            f"Argument `probe` must be 'rademacher' or 'gaussian'. Received: probe={probe!r}."
-        )
+        raise ValueError(f"Argument `probe` must be 'rademacher' or 'gaussian'. Received: probe={probe!r}.")
     basis = numpy.empty((min(steps, dim), dim))
     basis[0] = v / numpy.linalg.norm(v)
     alpha: list[float] = []
@@ -183,8 +181,11 @@ def gauss_quadrature(alpha: Any, beta: Any) -> tuple[NDArray[numpy.float64], NDA
     """
     a = numpy.asarray(alpha, dtype=numpy.float64)
     b = numpy.asarray(beta, dtype=numpy.float64)
-    if a.ndim != 1 or a.size == 0 or b.shape != (a.size - 1,) or not (
-        numpy.all(numpy.isfinite(a)) and numpy.all(numpy.isfinite(b))
+    if (
+        a.ndim != 1
+        or a.size == 0
+        or b.shape != (a.size - 1,)
+        or not (numpy.all(numpy.isfinite(a)) and numpy.all(numpy.isfinite(b)))
     ):
         raise ValueError(
             "Arguments `alpha` and `beta` must be finite 1-D arrays of lengths m >= 1 and "
@@ -338,21 +339,21 @@ class Spectrum:
 
     def __str__(self) -> str:
         quantiles = ", ".join(f"{q:g}: {self.quantile(q):.4g}" for q in (0.05, 0.5, 0.95))
-        return "\n".join([
-            f"Hessian spectrum (stochastic Lanczos quadrature: {self.probes} probes, "
-            f"{self.hvps} Hessian-vector products)",
-            f"  lambda_max      {self.lambda_max:.6g}",
-            f"  mu_eff          {self.mu_eff:.6g}",
-            f"  kappa           {self.kappa:.6g}",
-            f"  discarded mass  {100 * self.discarded_mass:.3g} % (curvature < {self.tol:g} lambda_max)",
-            f"  quantiles       {quantiles}",
-            f"  rule            {self.rule}",
-        ])
+        return "\n".join(
+            [
+                f"Hessian spectrum (stochastic Lanczos quadrature: {self.probes} probes, "
+                f"{self.hvps} Hessian-vector products)",
+                f"  lambda_max      {self.lambda_max:.6g}",
+                f"  mu_eff          {self.mu_eff:.6g}",
+                f"  kappa           {self.kappa:.6g}",
+                f"  discarded mass  {100 * self.discarded_mass:.3g} % (curvature < {self.tol:g} lambda_max)",
+                f"  quantiles       {quantiles}",
+                f"  rule            {self.rule}",
+            ]
+        )
 
 
-def spectrum_from_tridiagonals(
-    tridiagonals: Sequence[tuple[Any, Any]], *, tol: float = MU_EFF_TOL
-) -> Spectrum:
+def spectrum_from_tridiagonals(tridiagonals: Sequence[tuple[Any, Any]], *, tol: float = MU_EFF_TOL) -> Spectrum:
     """Pool the Lanczos tridiagonals of several probes into a [`Spectrum`][uba_core.Spectrum].
 
     Args:
@@ -394,8 +395,13 @@ def spectrum_from_tridiagonals(
         f"tol * lambda_max = {tol:g} * {lambda_max:.4g} = {tol * lambda_max:.4g}; smaller Ritz "
         "values (near-zero and negative curvature) are discarded"
     )
-    pairs = tuple((numpy.atleast_1d(numpy.asarray(a, dtype=numpy.float64)),
-                   numpy.atleast_1d(numpy.asarray(b, dtype=numpy.float64))) for a, b in tridiagonals)
+    pairs = tuple(
+        (
+            numpy.atleast_1d(numpy.asarray(a, dtype=numpy.float64)),
+            numpy.atleast_1d(numpy.asarray(b, dtype=numpy.float64)),
+        )
+        for a, b in tridiagonals
+    )
     hvps = sum(a.size for a, _ in pairs)
     return Spectrum(lambda_max, mu_eff, kappa, nodes, weights, hvps, probes, tol, discarded, rule, pairs)
 
@@ -532,15 +538,17 @@ class PhiSuggestion:
     reason: str
 
     def __str__(self) -> str:
-        return "\n".join([
-            f"Suggested phi for a budget of T = {self.total_steps} steps",
-            f"  phi             {self.phi:.6g}",
-            f"  branch          {self.branch}",
-            f"  kappa used      {self.kappa_used:.6g} (estimated {self.kappa_estimated:.6g}; "
-            f"floor 1, cap T^2 = {self.kappa_cap:.6g})",
-            f"  mean lr factor  {self.mean_lr_factor:.4g} (cosine: 0.5)",
-            f"  reason          {self.reason}",
-        ])
+        return "\n".join(
+            [
+                f"Suggested phi for a budget of T = {self.total_steps} steps",
+                f"  phi             {self.phi:.6g}",
+                f"  branch          {self.branch}",
+                f"  kappa used      {self.kappa_used:.6g} (estimated {self.kappa_estimated:.6g}; "
+                f"floor 1, cap T^2 = {self.kappa_cap:.6g})",
+                f"  mean lr factor  {self.mean_lr_factor:.4g} (cosine: 0.5)",
+                f"  reason          {self.reason}",
+            ]
+        )
 
 
 def suggest_phi(spectrum: Spectrum, total_steps: int) -> PhiSuggestion:
@@ -569,8 +577,7 @@ def suggest_phi(spectrum: Spectrum, total_steps: int) -> PhiSuggestion:
     """
     if not isinstance(spectrum, Spectrum):
         raise TypeError(
-            f"Argument `spectrum` must be a Spectrum. Received: spectrum={spectrum!r} "
-            f"({type(spectrum).__name__})."
+            f"Argument `spectrum` must be a Spectrum. Received: spectrum={spectrum!r} ({type(spectrum).__name__})."
         )
     T = check_int("total_steps", total_steps, minimum=1, integral_float=True)
     kappa = spectrum.kappa
@@ -582,8 +589,10 @@ def suggest_phi(spectrum: Spectrum, total_steps: int) -> PhiSuggestion:
     cap = kappa_cap(T)
     if kappa > cap:
         used = cap
-        reason = (f"capped: kappa {kappa:.4g} > T^2 = {cap:.4g}; with T = {T} steps curvatures below "
-                  "lambda_max / T^2 are not resolved by any schedule")
+        reason = (
+            f"capped: kappa {kappa:.4g} > T^2 = {cap:.4g}; with T = {T} steps curvatures below "
+            "lambda_max / T^2 are not resolved by any schedule"
+        )
     elif kappa < 1.0:
         used, reason = 1.0, f"floored: kappa {kappa:.4g} < 1 (cosine)"
     else:

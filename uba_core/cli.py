@@ -65,14 +65,22 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    curve = sub.add_parser("curve", help="learning rates of one or more phi values",
-                           description="Print the learning rates of one or more phi values at "
-                           "a few steps; write every step as CSV, or plot the curves.",
-                           epilog=_CURVE_EPILOG)
+    curve = sub.add_parser(
+        "curve",
+        help="learning rates of one or more phi values",
+        description="Print the learning rates of one or more phi values at "
+        "a few steps; write every step as CSV, or plot the curves.",
+        epilog=_CURVE_EPILOG,
+    )
     curve.add_argument("--total-steps", type=int, required=True, help="budget T, warmup included")
     curve.add_argument("--peak-lr", type=float, required=True)
-    curve.add_argument("--phi", type=float, nargs="+", default=[DEFAULT_PHI],
-                       help=f"one or more phi > 0 (default {DEFAULT_PHI:g}, cosine)")
+    curve.add_argument(
+        "--phi",
+        type=float,
+        nargs="+",
+        default=[DEFAULT_PHI],
+        help=f"one or more phi > 0 (default {DEFAULT_PHI:g}, cosine)",
+    )
     curve.add_argument("--min-lr", type=float, default=0.0)
     curve.add_argument("--warmup-steps", type=int, default=0)
     curve.add_argument("--warmup-start-lr", type=float, default=0.0)
@@ -80,16 +88,21 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     curve.add_argument("--png", help="write a plot of the whole curves here, as PNG (needs matplotlib)")
     curve.add_argument("--csv", help="write step,phi=... columns for every step 0..T here")
 
-    phi = sub.add_parser("phi", help="phi <-> condition number, and what the shape does",
-                         description="Describe a phi, or the phi of a condition number.")
+    phi = sub.add_parser(
+        "phi",
+        help="phi <-> condition number, and what the shape does",
+        description="Describe a phi, or the phi of a condition number.",
+    )
     group = phi.add_mutually_exclusive_group(required=True)
     group.add_argument("--phi", type=float, help="describe this phi")
     group.add_argument("--kappa", type=float, help="the phi of this condition number (2 kappa)")
     return parser, {"curve": curve, "phi": phi}
 
 
-_FLAGS = {key: "--" + key.replace("_", "-") for key in
-          ("total_steps", "peak_lr", "phi", "min_lr", "warmup_steps", "warmup_start_lr")}
+_FLAGS = {
+    key: "--" + key.replace("_", "-")
+    for key in ("total_steps", "peak_lr", "phi", "min_lr", "warmup_steps", "warmup_start_lr")
+}
 
 
 def _check_steps(flag: str, values: Sequence[int]) -> None:
@@ -97,8 +110,10 @@ def _check_steps(flag: str, values: Sequence[int]) -> None:
         if value < 0:
             raise ValueError(f"Argument `{flag}` must be >= 0. Received: {flag}={value}.")
         if value > _MAX_STEP:
-            raise ValueError(f"Argument `{flag}` must be <= 2**53 = {_MAX_STEP} (steps are evaluated "
-                             f"in float64, exact up to there). Received: {flag}={value}.")
+            raise ValueError(
+                f"Argument `{flag}` must be <= 2**53 = {_MAX_STEP} (steps are evaluated "
+                f"in float64, exact up to there). Received: {flag}={value}."
+            )
 
 
 def _pyplot() -> ModuleType:
@@ -108,8 +123,9 @@ def _pyplot() -> ModuleType:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as err:
-        raise _Failed(f"--png needs matplotlib, which could not be imported ({err}). "
-                      f"Install it with: {install_command('plot')}") from err
+        raise _Failed(
+            f"--png needs matplotlib, which could not be imported ({err}). Install it with: {install_command('plot')}"
+        ) from err
     return plt
 
 
@@ -122,8 +138,9 @@ def _write_csv(path: str, header: list[str], configs: list[UBAConfig]) -> None:
             for start in range(0, last + 1, _CSV_BLOCK):
                 steps = numpy.arange(start, min(start + _CSV_BLOCK, last + 1))
                 rates = numpy.stack([cfg(steps) for cfg in configs], axis=1)
-                writer.writerows([int(step)] + [repr(float(x)) for x in row]
-                                 for step, row in zip(steps, rates, strict=True))
+                writer.writerows(
+                    [int(step)] + [repr(float(x)) for x in row] for step, row in zip(steps, rates, strict=True)
+                )
     except OSError as err:
         raise _Failed(f"cannot write --csv {path!r}: {err.strerror or err}") from err
 
@@ -158,16 +175,24 @@ def _write_png(path: str, plt: ModuleType, configs: list[UBAConfig]) -> None:
 def _curve(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
     try:  # every check before any output
         configs = [
-            make_config(_FLAGS, total_steps=args.total_steps, peak_lr=args.peak_lr, phi=phi,
-                        min_lr=args.min_lr, warmup_steps=args.warmup_steps,
-                        warmup_start_lr=args.warmup_start_lr)
+            make_config(
+                _FLAGS,
+                total_steps=args.total_steps,
+                peak_lr=args.peak_lr,
+                phi=phi,
+                min_lr=args.min_lr,
+                warmup_steps=args.warmup_steps,
+                warmup_start_lr=args.warmup_start_lr,
+            )
             for phi in args.phi
         ]
         _check_steps("--total-steps", [args.total_steps])  # the warmup is shorter
         _check_steps("--steps", args.steps or [])
         if args.csv and args.total_steps > _MAX_CSV_STEPS:
-            raise ValueError(f"Argument `--total-steps` must be <= {_MAX_CSV_STEPS} with --csv (a row per "
-                             f"step). Received: --total-steps={args.total_steps}.")
+            raise ValueError(
+                f"Argument `--total-steps` must be <= {_MAX_CSV_STEPS} with --csv (a row per "
+                f"step). Received: --total-steps={args.total_steps}."
+            )
     except (TypeError, ValueError) as err:
         usage(str(err))
     plt = _pyplot() if args.png else None

@@ -61,8 +61,7 @@ def from_uba_config(config: UBAConfig, *, phi: ArrayLike | None = None) -> Sched
     """
     if not isinstance(config, UBAConfig):
         raise TypeError(
-            f"Argument `config` must be a UBAConfig. Received: config={config!r} "
-            f"({type(config).__name__})."
+            f"Argument `config` must be a UBAConfig. Received: config={config!r} ({type(config).__name__})."
         )
     if phi is None:
         return _schedule(config)
@@ -142,9 +141,14 @@ def uba_decay_schedule(
     if init_array is not None or alpha_array is not None:
         floor = jnp.asarray(init_value) * jnp.asarray(alpha)
     phi_value, traced = _split("phi", phi, placeholder=DEFAULT_PHI, positive=True)
-    cfg = make_config({"total_steps": "decay_steps", "peak_lr": "init_value"},
-                      total_steps=decay_steps, peak_lr=init, phi=phi_value, min_lr=frac * init,
-                      exponent=exponent)
+    cfg = make_config(
+        {"total_steps": "decay_steps", "peak_lr": "init_value"},
+        total_steps=decay_steps,
+        peak_lr=init,
+        phi=phi_value,
+        min_lr=frac * init,
+        exponent=exponent,
+    )
     return _schedule(cfg, phi=traced, peak_lr=init_array, min_lr=floor)
 
 
@@ -184,8 +188,20 @@ def warmup_uba_decay_schedule(
     peak, peak_array = _split("peak_value", peak_value, placeholder=0.0, minimum=0.0)
     end, end_array = _split("end_value", end_value, placeholder=0.0, minimum=0.0)
     phi_value, traced = _split("phi", phi, placeholder=DEFAULT_PHI, positive=True)
-    names = {"total_steps": "decay_steps", "peak_lr": "peak_value", "min_lr": "end_value",
-             "warmup_start_lr": "init_value"}
-    cfg = make_config(names, total_steps=decay_steps, peak_lr=peak, phi=phi_value, min_lr=end,
-                      warmup_steps=warmup_steps, warmup_start_lr=start, exponent=exponent)
+    names = {
+        "total_steps": "decay_steps",
+        "peak_lr": "peak_value",
+        "min_lr": "end_value",
+        "warmup_start_lr": "init_value",
+    }
+    cfg = make_config(
+        names,
+        total_steps=decay_steps,
+        peak_lr=peak,
+        phi=phi_value,
+        min_lr=end,
+        warmup_steps=warmup_steps,
+        warmup_start_lr=start,
+        exponent=exponent,
+    )
     return _schedule(cfg, phi=traced, peak_lr=peak_array, min_lr=end_array, warmup_start_lr=start_array)

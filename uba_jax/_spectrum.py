@@ -79,8 +79,10 @@ def estimate_spectrum(
     batches = check_loss_and_batches(loss_fn, batches)
     flat, unravel = ravel_pytree(params)
     if flat.size == 0 or not jnp.issubdtype(flat.dtype, jnp.floating):
-        raise ValueError("Argument `params` must hold floating-point arrays with at least one entry. "
-                         f"Received: {flat.size} entries of dtype {flat.dtype}.")
+        raise ValueError(
+            "Argument `params` must hold floating-point arrays with at least one entry. "
+            f"Received: {flat.size} entries of dtype {flat.dtype}."
+        )
 
     @jax.jit
     def hvp(x: jax.Array, v: jax.Array, batch: Any) -> jax.Array:
@@ -90,9 +92,17 @@ def estimate_spectrum(
 
     def matvec(v: NDArray[numpy.float64]) -> NDArray[numpy.float64]:
         tangent = jnp.asarray(v, dtype=flat.dtype)
-        total = sum((numpy.asarray(hvp(flat, tangent, b), dtype=numpy.float64) for b in batches),
-                    numpy.zeros(flat.size))
+        total = sum(
+            (numpy.asarray(hvp(flat, tangent, b), dtype=numpy.float64) for b in batches), numpy.zeros(flat.size)
+        )
         return total / len(batches)
 
-    return stochastic_lanczos_quadrature(matvec, int(flat.size), probes=probes, lanczos_steps=lanczos_steps,
-                                         max_hvps=max_hvps, seed=seed, progress=progress)
+    return stochastic_lanczos_quadrature(
+        matvec,
+        int(flat.size),
+        probes=probes,
+        lanczos_steps=lanczos_steps,
+        max_hvps=max_hvps,
+        seed=seed,
+        progress=progress,
+    )

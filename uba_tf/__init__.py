@@ -91,14 +91,11 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
     ) -> None:
         super().__init__()
         if not isinstance(name, str):
-            raise TypeError(
-                f"Argument `name` must be a str. Received: name={name!r} ({type(name).__name__})."
-            )
+            raise TypeError(f"Argument `name` must be a str. Received: name={name!r} ({type(name).__name__}).")
         decay = check_int("decay_steps", decay_steps, minimum=1, integral_float=True)
         warm = check_int("warmup_steps", warmup_steps, minimum=0, integral_float=True)
         alpha = check_real("alpha", alpha, minimum=0.0, maximum=1.0)
-        dtype = keras.backend.standardize_dtype(
-            getattr(initial_learning_rate, "dtype", None) or keras.backend.floatx())
+        dtype = keras.backend.standardize_dtype(getattr(initial_learning_rate, "dtype", None) or keras.backend.floatx())
         self._dtype = "float64" if dtype == "float64" else "float32"
         init = check_real("initial_learning_rate", _scalar(initial_learning_rate), minimum=0.0)
         names = {"min_lr": "alpha"}
@@ -126,9 +123,16 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
         else:
             floor = min_learning_rate
             names["min_lr"] = "min_learning_rate"
-        self.uba_config = make_config(names, total_steps=decay + used_warm, peak_lr=peak, phi=phi,
-                                      min_lr=floor, warmup_steps=used_warm, warmup_start_lr=start,
-                                      exponent=exponent)
+        self.uba_config = make_config(
+            names,
+            total_steps=decay + used_warm,
+            peak_lr=peak,
+            phi=phi,
+            min_lr=floor,
+            warmup_steps=used_warm,
+            warmup_start_lr=start,
+            exponent=exponent,
+        )
         # The validated plain values, so that get_config() is JSON-able as it is.
         cfg = self.uba_config
         check_float32_positive("phi", cfg.phi)
@@ -169,8 +173,7 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
         """Build from a [`uba_core.UBAConfig`][uba_core.UBAConfig] (its floor is kept exactly)."""
         if not isinstance(config, UBAConfig):
             raise TypeError(
-                f"Argument `config` must be a UBAConfig. Received: config={config!r} "
-                f"({type(config).__name__})."
+                f"Argument `config` must be a UBAConfig. Received: config={config!r} ({type(config).__name__})."
             )
         return cls(
             config.warmup_start_lr,

@@ -20,8 +20,11 @@ from torch.optim.lr_scheduler import LRScheduler
 # The budget warning is attributed to the first frame outside these folders, the code that
 # called step(): accelerate (imported by transformers too) ignores every UserWarning whose
 # module is torch.optim.lr_scheduler, where a fixed stacklevel would point.
-_INTERNAL = tuple(os.path.dirname(os.path.abspath(f)) + os.sep
-                  for f in (__file__, sys.modules[LRScheduler.__module__].__file__) if f is not None)
+_INTERNAL = tuple(
+    os.path.dirname(os.path.abspath(f)) + os.sep
+    for f in (__file__, sys.modules[LRScheduler.__module__].__file__)
+    if f is not None
+)
 
 _NAMES = {"total_steps": "T_max", "min_lr": "eta_min"}
 
@@ -115,9 +118,11 @@ class UBALR(LRScheduler):
             )
         check_int("last_epoch", last_epoch, minimum=-1)
         count = len(optimizer.param_groups)
-        lists = {"peak_lr": per_group("peak_lr", peak_lr, count),
-                 "min_lr": per_group("eta_min", eta_min, count),
-                 "warmup_start_lr": per_group("warmup_start_lr", warmup_start_lr, count)}
+        lists = {
+            "peak_lr": per_group("peak_lr", peak_lr, count),
+            "min_lr": per_group("eta_min", eta_min, count),
+            "warmup_start_lr": per_group("warmup_start_lr", warmup_start_lr, count),
+        }
         shared = {"total_steps": T_max, "phi": phi, "warmup_steps": warmup_steps, "exponent": exponent}
         self.configs = [
             _group_config(i, group, {**shared, **{k: v[i] for k, v in lists.items()}})
@@ -137,18 +142,24 @@ class UBALR(LRScheduler):
         del self._after_another
 
     @classmethod
-    def from_uba_config(
-        cls, optimizer: torch.optim.Optimizer, config: UBAConfig, last_epoch: int = -1
-    ) -> UBALR:
+    def from_uba_config(cls, optimizer: torch.optim.Optimizer, config: UBAConfig, last_epoch: int = -1) -> UBALR:
         """Build from a [`uba_core.UBAConfig`][uba_core.UBAConfig]; every param group gets its curve."""
         if not isinstance(config, UBAConfig):
             raise TypeError(
-                f"Argument `config` must be a UBAConfig. Received: config={config!r} "
-                f"({type(config).__name__})."
+                f"Argument `config` must be a UBAConfig. Received: config={config!r} ({type(config).__name__})."
             )
         c = config
-        return cls(optimizer, c.total_steps, c.min_lr, last_epoch, phi=c.phi, warmup_steps=c.warmup_steps,
-                   warmup_start_lr=c.warmup_start_lr, peak_lr=c.peak_lr, exponent=c.exponent)
+        return cls(
+            optimizer,
+            c.total_steps,
+            c.min_lr,
+            last_epoch,
+            phi=c.phi,
+            warmup_steps=c.warmup_steps,
+            warmup_start_lr=c.warmup_start_lr,
+            peak_lr=c.peak_lr,
+            exponent=c.exponent,
+        )
 
     @property
     def T_max(self) -> int:
@@ -175,9 +186,12 @@ class UBALR(LRScheduler):
         """
         t = self.last_epoch
         if not self._get_lr_called_within_step:
-            warnings.warn("To get the last learning rate computed by the scheduler, "
-                          "please use `get_last_lr()`.", UserWarning, stacklevel=2)
-            return [curve(t) * r for curve, r in zip(self._curves, self._ratios)]
+            warnings.warn(
+                "To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return [curve(t) * r for curve, r in zip(self._curves, self._ratios, strict=True)]
         groups = self.optimizer.param_groups
         if len(groups) != len(self._curves):
             self._adopt_new_groups()
@@ -259,8 +273,11 @@ class UBALR(LRScheduler):
         # state was loaded before it (or not at all), and building wrote lr(0) over the
         # checkpoint's rates. They get the checkpoint's rates back below.
         groups = self.optimizer.param_groups
-        overwritten = self._written is not None and len(groups) == len(self._written) and all(
-            _value(group["lr"], w) == w for group, w in zip(groups, self._written))
+        overwritten = (
+            self._written is not None
+            and len(groups) == len(self._written)
+            and all(_value(group["lr"], w) == w for group, w in zip(groups, self._written, strict=True))
+        )
         if "configs" in state:
             saved = [UBAConfig.from_dict(d) for d in state.pop("configs")]
             # a checkpoint of version 0.1 carries no factors: it wrote the curve itself
@@ -277,8 +294,10 @@ class UBALR(LRScheduler):
                 )
         elif "T_max" in state and "eta_min" in state:  # a CosineAnnealingLR checkpoint
             T_max, eta_min = state.pop("T_max"), state.pop("eta_min")
-            saved = [make_config(_NAMES, total_steps=T_max, peak_lr=float(base), phi=self.phi,
-                                 min_lr=eta_min) for base in state["base_lrs"]]
+            saved = [
+                make_config(_NAMES, total_steps=T_max, peak_lr=float(base), phi=self.phi, min_lr=eta_min)
+                for base in state["base_lrs"]
+            ]
             warnings.warn(
                 f"UBALR.load_state_dict: loading a CosineAnnealingLR checkpoint (T_max={T_max}, "
                 f"eta_min={eta_min}, step {state['last_epoch']}); continuing it with phi={self.phi} "
@@ -299,7 +318,7 @@ class UBALR(LRScheduler):
         self.configs = saved
         self._curves = [CurveCache(cfg) for cfg in saved]
         if overwritten and self._written is not None:
-            for group, w in zip(groups, self._written):
+            for group, w in zip(groups, self._written, strict=True):
                 if isinstance(group["lr"], torch.Tensor):
                     group["lr"].fill_(w)
                 else:
@@ -365,7 +384,12 @@ def get_uba_schedule_with_warmup(
         0.5
     """
     # Validate under this function's argument names; the peak is each group's lr.
-    make_config({"total_steps": "num_training_steps", "warmup_steps": "num_warmup_steps"},
-                total_steps=num_training_steps, warmup_steps=num_warmup_steps, peak_lr=0.0,
-                phi=phi, min_lr=min_lr)
+    make_config(
+        {"total_steps": "num_training_steps", "warmup_steps": "num_warmup_steps"},
+        total_steps=num_training_steps,
+        warmup_steps=num_warmup_steps,
+        peak_lr=0.0,
+        phi=phi,
+        min_lr=min_lr,
+    )
     return UBALR(optimizer, num_training_steps, min_lr, last_epoch, phi=phi, warmup_steps=num_warmup_steps)

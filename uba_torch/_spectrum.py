@@ -22,8 +22,10 @@ try:  # the fused attention kernels lack forward AD: use the composite one
     def _math_attention() -> AbstractContextManager[object]:
         return sdpa_kernel(SDPBackend.MATH)
 except ImportError:  # torch < 2.3
+
     def _math_attention() -> AbstractContextManager[object]:
         return torch.backends.cuda.sdp_kernel(enable_flash=False, enable_mem_efficient=False)
+
 
 __all__ = ["estimate_spectrum"]
 
@@ -92,8 +94,9 @@ def estimate_spectrum(
         (10.0, 10.0, 60)
     """
     if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"Argument `model` must be a torch.nn.Module. Received: model={model!r} "
-                        f"({type(model).__name__}).")
+        raise TypeError(
+            f"Argument `model` must be a torch.nn.Module. Received: model={model!r} ({type(model).__name__})."
+        )
     batches = check_loss_and_batches(loss_fn, batches)
     params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
     if not params:
@@ -107,13 +110,14 @@ def estimate_spectrum(
 
     def matvec(v: NDArray[numpy.float64]) -> NDArray[numpy.float64]:
         chunks = torch.split(torch.from_numpy(v), sizes)  # typed, unlike Tensor.split
-        tangent = {n: c.view(p.shape).to(p) for (n, p), c in zip(params.items(), chunks)}
+        tangent = {n: c.view(p.shape).to(p) for (n, p), c in zip(params.items(), chunks, strict=True)}
         total = numpy.zeros(v.shape)
         for batch in batches:
             with _math_attention():
-                hv = torch.func.jvp(lambda values: grad(values, batch), (params,), (tangent,))[1]
+                hv = torch.func.jvp(lambda values, batch=batch: grad(values, batch), (params,), (tangent,))[1]
             total += torch.cat([hv[n].reshape(-1) for n in params]).to("cpu", torch.float64).numpy()
         return total / len(batches)
 
-    return stochastic_lanczos_quadrature(matvec, sum(sizes), probes=probes, lanczos_steps=lanczos_steps,
-                                         max_hvps=max_hvps, seed=seed, progress=progress)
+    return stochastic_lanczos_quadrature(
+        matvec, sum(sizes), probes=probes, lanczos_steps=lanczos_steps, max_hvps=max_hvps, seed=seed, progress=progress
+    )
