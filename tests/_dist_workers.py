@@ -60,17 +60,27 @@ def torch_ddp(cfg: dict[str, Any], steps: int, resume_at: int, ckpt: str) -> dic
 
     torch.set_num_threads(1)
     # A file rendezvous: no TCP port to find free and then lose to another process.
-    dist.init_process_group("gloo", init_method=os.environ["UBA_DDP_INIT"],
-                            rank=int(os.environ["RANK"]), world_size=int(os.environ["WORLD_SIZE"]),
-                            timeout=datetime.timedelta(seconds=60))
+    dist.init_process_group(
+        "gloo",
+        init_method=os.environ["UBA_DDP_INIT"],
+        rank=int(os.environ["RANK"]),
+        world_size=int(os.environ["WORLD_SIZE"]),
+        timeout=datetime.timedelta(seconds=60),
+    )
     rank, world = dist.get_rank(), dist.get_world_size()
 
     def build(seed: int):
         torch.manual_seed(seed)
         model = torch.nn.Linear(3, 1, dtype=torch.float64)
         opt = torch.optim.SGD(model.parameters(), lr=cfg["peak_lr"], momentum=0.9)
-        sched = UBALR(opt, T_max=cfg["total_steps"], phi=cfg["phi"], eta_min=cfg["min_lr"],
-                      warmup_steps=cfg["warmup_steps"], warmup_start_lr=cfg["warmup_start_lr"])
+        sched = UBALR(
+            opt,
+            T_max=cfg["total_steps"],
+            phi=cfg["phi"],
+            eta_min=cfg["min_lr"],
+            warmup_steps=cfg["warmup_steps"],
+            warmup_start_lr=cfg["warmup_start_lr"],
+        )
         return model, opt, sched
 
     def batch(step: int):
@@ -97,8 +107,11 @@ def torch_ddp(cfg: dict[str, Any], steps: int, resume_at: int, ckpt: str) -> dic
     ddp = DistributedDataParallel(model)
     lrs = train(ddp, opt, sched, 0, steps)
     out: dict[str, Any] = {
-        "rank": rank, "world_size": world, "lrs": lrs,
-        "lr_types": sorted({type(x).__name__ for x in lrs}), "params": params(model),
+        "rank": rank,
+        "world_size": world,
+        "lrs": lrs,
+        "lr_types": sorted({type(x).__name__ for x in lrs}),
+        "params": params(model),
     }
 
     model, opt, sched = build(seed=0)
@@ -114,8 +127,7 @@ def torch_ddp(cfg: dict[str, Any], steps: int, resume_at: int, ckpt: str) -> dic
         warnings.simplefilter("always")
         sched.load_state_dict(state["sched"])
     second = train(DistributedDataParallel(model), opt, sched, resume_at, steps)
-    out.update(resumed_lrs=first + second, resumed_params=params(model),
-               load_warnings=[str(w.message) for w in caught])
+    out.update(resumed_lrs=first + second, resumed_params=params(model), load_warnings=[str(w.message) for w in caught])
     dist.barrier()
     dist.destroy_process_group()
     return out
@@ -158,8 +170,12 @@ def jax_data_parallel(cfg: dict[str, Any], steps: int, resume_at: int, ckpt: str
     replicated, by_batch = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
 
     schedule = warmup_uba_decay_schedule(
-        init_value=cfg["warmup_start_lr"], peak_value=cfg["peak_lr"], warmup_steps=cfg["warmup_steps"],
-        decay_steps=cfg["total_steps"], phi=cfg["phi"], end_value=cfg["min_lr"],
+        init_value=cfg["warmup_start_lr"],
+        peak_value=cfg["peak_lr"],
+        warmup_steps=cfg["warmup_steps"],
+        decay_steps=cfg["total_steps"],
+        phi=cfg["phi"],
+        end_value=cfg["min_lr"],
     )
     tx = optax.inject_hyperparams(optax.adamw)(learning_rate=schedule, weight_decay=1e-2)
 
@@ -220,14 +236,26 @@ def jax_data_parallel(cfg: dict[str, Any], steps: int, resume_at: int, ckpt: str
         "device_count": jax.device_count(),
         "batch_shards": [list(s.data.shape) for s in x0.addressable_shards],
         "all_reduce": "all-reduce" in hlo,
-        "single_lrs": single_lrs, "sharded_lrs": sharded_lrs, "resumed_lrs": first + second,
-        "single_params": leaves(single), "sharded_params": leaves(sharded),
+        "single_lrs": single_lrs,
+        "sharded_lrs": sharded_lrs,
+        "resumed_lrs": first + second,
+        "single_params": leaves(single),
+        "sharded_params": leaves(sharded),
         "resumed_params": leaves(params),
-        "restored_count": int(count), "restored_count_dtype": str(count.dtype),
-        "final_count": int(sharded_state.count), "final_count_dtype": str(sharded_state.count.dtype),
-        "exact_resume": bool(all(np.array_equal(a, b) for a, b in zip(
-            jax.tree_util.tree_leaves((params, state)),
-            jax.tree_util.tree_leaves((sharded, sharded_state))))),
+        "restored_count": int(count),
+        "restored_count_dtype": str(count.dtype),
+        "final_count": int(sharded_state.count),
+        "final_count_dtype": str(sharded_state.count.dtype),
+        "exact_resume": bool(
+            all(
+                np.array_equal(a, b)
+                for a, b in zip(
+                    jax.tree_util.tree_leaves((params, state)),
+                    jax.tree_util.tree_leaves((sharded, sharded_state)),
+                    strict=True,
+                )
+            )
+        ),
     }
 
 
@@ -285,15 +313,16 @@ def keras_fit(cfg: dict[str, Any], steps: int, batch: int, mirrored: bool, probe
     def schedule() -> UBADecay:
         # keras' names: decay_steps excludes the warmup; the floor given as an absolute rate.
         return UBADecay(
-            initial_learning_rate=cfg["warmup_start_lr"], decay_steps=cfg["total_steps"] - cfg["warmup_steps"],
-            phi=cfg["phi"], warmup_target=cfg["peak_lr"], warmup_steps=cfg["warmup_steps"],
+            initial_learning_rate=cfg["warmup_start_lr"],
+            decay_steps=cfg["total_steps"] - cfg["warmup_steps"],
+            phi=cfg["phi"],
+            warmup_target=cfg["peak_lr"],
+            warmup_steps=cfg["warmup_steps"],
             min_learning_rate=cfg["min_lr"],
         )
 
     with scope:
-        model = keras.Sequential(
-            [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")]
-        )
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")])
         model.compile(optimizer=keras.optimizers.SGD(learning_rate=schedule()), loss="mean_absolute_error")
     x = np.ones((steps * batch, 1), np.float32)
     y = np.full((steps * batch, 1), -100.0, np.float32)
@@ -304,8 +333,11 @@ def keras_fit(cfg: dict[str, Any], steps: int, batch: int, mirrored: bool, probe
     step_tensor = keras.ops.convert_to_tensor(np.asarray(probe, dtype=np.int32), "int32")
     rates = schedule()(step_tensor)
     return {
-        "backend": keras.backend.backend(), "replicas": replicas,
-        "lrs": recorder.lrs, "iterations": recorder.iterations, "weights": recorder.weights,
+        "backend": keras.backend.backend(),
+        "replicas": replicas,
+        "lrs": recorder.lrs,
+        "iterations": recorder.iterations,
+        "weights": recorder.weights,
         "final_iterations": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
         "probe_dtype": keras.backend.standardize_dtype(step_tensor.dtype),
         "probe_rates": np.asarray(keras.ops.convert_to_numpy(rates), np.float64).tolist(),
@@ -355,8 +387,14 @@ def lightning(cfg: dict[str, Any], steps: int, resume_at: int, ckpt: str) -> dic
 
         def configure_optimizers(self):
             opt = torch.optim.SGD(self.parameters(), lr=cfg["peak_lr"], momentum=0.9)
-            sched = UBALR(opt, T_max=cfg["total_steps"], phi=cfg["phi"], eta_min=cfg["min_lr"],
-                          warmup_steps=cfg["warmup_steps"], warmup_start_lr=cfg["warmup_start_lr"])
+            sched = UBALR(
+                opt,
+                T_max=cfg["total_steps"],
+                phi=cfg["phi"],
+                eta_min=cfg["min_lr"],
+                warmup_steps=cfg["warmup_steps"],
+                warmup_start_lr=cfg["warmup_start_lr"],
+            )
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # 6 identical batches of 4 per epoch. Identical, because Lightning restarts a
@@ -366,9 +404,15 @@ def lightning(cfg: dict[str, Any], steps: int, resume_at: int, ckpt: str) -> dic
     data = DataLoader(TensorDataset(x, x.sum(dim=1, keepdim=True) * 0.5 - 0.2), batch_size=4, shuffle=False)
 
     def trainer(max_steps: int) -> pl.Trainer:
-        return pl.Trainer(max_steps=max_steps, accelerator="cpu", devices=1, logger=False,
-                          enable_checkpointing=False, enable_progress_bar=False,
-                          enable_model_summary=False)
+        return pl.Trainer(
+            max_steps=max_steps,
+            accelerator="cpu",
+            devices=1,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
 
     def params(module) -> list[float]:
         return _flat([p.detach().numpy() for p in module.parameters()])
@@ -382,9 +426,13 @@ def lightning(cfg: dict[str, Any], steps: int, resume_at: int, ckpt: str) -> dic
     second = Module()
     trainer(steps).fit(second, data, ckpt_path=ckpt)
     return {
-        "lrs": full.lrs, "global_steps": full.global_steps, "params": params(full),
-        "first_lrs": first.lrs, "first_global_steps": first.global_steps,
-        "second_lrs": second.lrs, "second_global_steps": second.global_steps,
+        "lrs": full.lrs,
+        "global_steps": full.global_steps,
+        "params": params(full),
+        "first_lrs": first.lrs,
+        "first_global_steps": first.global_steps,
+        "second_lrs": second.lrs,
+        "second_global_steps": second.global_steps,
         "resumed_params": params(second),
         "lr_types": sorted({type(v).__name__ for v in full.lrs + first.lrs + second.lrs}),
     }

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from conftest import REQUIRED
@@ -24,6 +27,31 @@ def worker_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def worker_command(script: Path, scenario: str, out: Path, **kwargs: Any) -> list[str]:
+    """The command line that runs function ``scenario`` of the worker ``script`` with ``kwargs``,
+    its result written as JSON to ``out``."""
+    # -X faulthandler: a native crash (a SIGABRT in gloo, say) still prints the Python stack.
+    return [sys.executable, "-X", "faulthandler", str(script), scenario, str(out), json.dumps(kwargs)]
+
+
+def run_worker(cmd: list[str], cwd: Path, env: dict[str, str]) -> str:
+    """Run ``cmd`` (a fresh interpreter) to completion in ``cwd`` with the complete environment ``env``.
+
+    Returns:
+        Its standard output.
+
+    Raises:
+        AssertionError: it failed or ran past :data:`TIMEOUT`; the message holds the end
+            of its standard error.
+    """
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    except subprocess.TimeoutExpired as err:
+        raise AssertionError(f"{cmd[1:]} timed out after {TIMEOUT} s:\n{err.stderr}") from err
+    assert proc.returncode == 0, f"{cmd[1:]} failed ({proc.returncode}):\n{proc.stderr[-6000:]}"
+    return proc.stdout
+
+
 def run_ranks(cmd: list[str], cwd: Path, world_size: int) -> None:
     """Run ``cmd`` as ranks 0 .. world_size - 1 of one gloo process group on 127.0.0.1.
 
@@ -39,8 +67,13 @@ def run_ranks(cmd: list[str], cwd: Path, world_size: int) -> None:
     rendezvous.unlink(missing_ok=True)
     procs = []
     for rank in range(world_size):
-        env = worker_env(UBA_DDP_INIT=f"file://{rendezvous}", GLOO_SOCKET_IFNAME="lo",
-                         RANK=str(rank), WORLD_SIZE=str(world_size), OMP_NUM_THREADS="1")
+        env = worker_env(
+            UBA_DDP_INIT=f"file://{rendezvous}",
+            GLOO_SOCKET_IFNAME="lo",
+            RANK=str(rank),
+            WORLD_SIZE=str(world_size),
+            OMP_NUM_THREADS="1",
+        )
         with open(cwd / f"rank{rank}.log", "w") as log:
             procs.append(subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT))
     deadline = time.monotonic() + TIMEOUT
@@ -56,8 +89,7 @@ def run_ranks(cmd: list[str], cwd: Path, world_size: int) -> None:
             p.wait()
     if any(p.returncode != 0 for p in procs):
         report = "\n".join(
-            f"--- rank {rank}: exit status {p.returncode} ---\n"
-            f"{(cwd / f'rank{rank}.log').read_text()[-4000:]}"
+            f"--- rank {rank}: exit status {p.returncode} ---\n{(cwd / f'rank{rank}.log').read_text()[-4000:]}"
             for rank, p in enumerate(procs)
         )
         raise AssertionError(

@@ -28,8 +28,7 @@ from typing import Any
 def _record_lrs(optimizer) -> list[list[float]]:
     """The lr of every param group, appended each time ``optimizer.step()`` really runs."""
     used: list[list[float]] = []
-    optimizer.register_step_pre_hook(lambda opt, args, kwargs: used.append(
-        [float(g["lr"]) for g in opt.param_groups]))
+    optimizer.register_step_pre_hook(lambda opt, args, kwargs: used.append([float(g["lr"]) for g in opt.param_groups]))
     return used
 
 
@@ -105,7 +104,10 @@ def trainer(cfg: dict[str, Any], steps: int, resume_at: int, accum: int, out_dir
                 self.lr_scheduler = get_uba_schedule_with_warmup(
                     self.optimizer if optimizer is None else optimizer,
                     num_warmup_steps=self.args.get_warmup_steps(num_training_steps),
-                    num_training_steps=num_training_steps, phi=cfg["phi"], min_lr=cfg["min_lr"])
+                    num_training_steps=num_training_steps,
+                    phi=cfg["phi"],
+                    min_lr=cfg["min_lr"],
+                )
             return self.lr_scheduler
 
     batch = 2
@@ -113,10 +115,20 @@ def trainer(cfg: dict[str, Any], steps: int, resume_at: int, accum: int, out_dir
 
     def arguments(name: str) -> TrainingArguments:
         return TrainingArguments(
-            output_dir=os.path.join(out_dir, name), max_steps=steps, per_device_train_batch_size=batch,
-            gradient_accumulation_steps=accum, learning_rate=cfg["peak_lr"], warmup_steps=cfg["warmup_steps"],
-            logging_steps=1, save_strategy="steps", save_steps=resume_at, report_to="none", use_cpu=True,
-            disable_tqdm=True, seed=0)
+            output_dir=os.path.join(out_dir, name),
+            max_steps=steps,
+            per_device_train_batch_size=batch,
+            gradient_accumulation_steps=accum,
+            learning_rate=cfg["peak_lr"],
+            warmup_steps=cfg["warmup_steps"],
+            logging_steps=1,
+            save_strategy="steps",
+            save_steps=resume_at,
+            report_to="none",
+            use_cpu=True,
+            disable_tqdm=True,
+            seed=0,
+        )
 
     def run(kind: str, name: str, resume: str | None = None, budget: int = steps) -> dict[str, Any]:
         model = Tiny()
@@ -126,18 +138,20 @@ def trainer(cfg: dict[str, Any], steps: int, resume_at: int, accum: int, out_dir
             trainer.create_optimizer()  # what train() would do; so that the hook can be attached
         else:
             opt = torch.optim.AdamW(model.parameters(), lr=cfg["peak_lr"])
-            sched = get_uba_schedule_with_warmup(opt, cfg["warmup_steps"], budget, phi=cfg["phi"],
-                                                 min_lr=cfg["min_lr"])
-            trainer = Trainer(model=model, args=arguments(name), train_dataset=data, optimizers=(opt, sched),
-                              callbacks=[recorder])
+            sched = get_uba_schedule_with_warmup(opt, cfg["warmup_steps"], budget, phi=cfg["phi"], min_lr=cfg["min_lr"])
+            trainer = Trainer(
+                model=model, args=arguments(name), train_dataset=data, optimizers=(opt, sched), callbacks=[recorder]
+            )
         used = _record_lrs(trainer.optimizer)
         with warnings.catch_warnings(record=True) as caught:  # the filters stay as the stack set them
             trainer.train(resume_from_checkpoint=resume)
         return {
-            "lrs": used, "global_steps": recorder.global_steps,
+            "lrs": used,
+            "global_steps": recorder.global_steps,
             "logged": [h["learning_rate"] for h in trainer.state.log_history if "learning_rate" in h],
             "params": [float(v) for p in model.parameters() for v in p.detach().flatten()],
-            "last_epoch": trainer.lr_scheduler.last_epoch, "scheduler": type(trainer.lr_scheduler).__name__,
+            "last_epoch": trainer.lr_scheduler.last_epoch,
+            "scheduler": type(trainer.lr_scheduler).__name__,
             "warnings": _warnings(caught),
         }
 
@@ -187,8 +201,13 @@ def accelerate(cfg: dict[str, Any], recipe: str, updates: int, accum: int, batch
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     os.environ.update(LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=os.environ["UBA_DDP_INIT"], rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=60))
+    dist.init_process_group(
+        "gloo",
+        init_method=os.environ["UBA_DDP_INIT"],
+        rank=rank,
+        world_size=world,
+        timeout=datetime.timedelta(seconds=60),
+    )
 
     from accelerate import Accelerator, DataLoaderConfiguration
     from torch.utils.data import DataLoader, TensorDataset
@@ -210,14 +229,21 @@ def accelerate(cfg: dict[str, Any], recipe: str, updates: int, accum: int, batch
     opt = torch.optim.SGD(model.parameters(), lr=cfg["peak_lr"], momentum=0.9)
     used = _record_lrs(opt)
     scale = world if recipe == "scaled" else 1
-    sched = UBALR(opt, T_max=cfg["total_steps"] * scale, eta_min=cfg["min_lr"], phi=cfg["phi"],
-                  warmup_steps=cfg["warmup_steps"] * scale, warmup_start_lr=cfg["warmup_start_lr"])
+    sched = UBALR(
+        opt,
+        T_max=cfg["total_steps"] * scale,
+        eta_min=cfg["min_lr"],
+        phi=cfg["phi"],
+        warmup_steps=cfg["warmup_steps"] * scale,
+        warmup_start_lr=cfg["warmup_start_lr"],
+    )
 
     splits = recipe.startswith("split")  # the dataloader's batch is the global one
     n = updates * accum * batch * world
     x = torch.sin(torch.arange(3 * n, dtype=torch.float64).reshape(n, 3) * 0.37)
-    loader = DataLoader(TensorDataset(x, x.sum(dim=1, keepdim=True) * 0.5 + 0.1),
-                        batch_size=batch * world if splits else batch)
+    loader = DataLoader(
+        TensorDataset(x, x.sum(dim=1, keepdim=True) * 0.5 + 0.1), batch_size=batch * world if splits else batch
+    )
     model, opt, loader, sched = accelerator.prepare(model, opt, loader, sched)
 
     shapes = set()
@@ -227,15 +253,18 @@ def accelerate(cfg: dict[str, Any], recipe: str, updates: int, accum: int, batch
             with accelerator.accumulate(model):
                 accelerator.backward(torch.nn.functional.mse_loss(model(xb), yb))
                 opt.step()
-                if recipe != "manual":
-                    sched.step()
-                elif accelerator.sync_gradients and not accelerator.optimizer_step_was_skipped:
+                # "manual": step the scheduler only when the optimizer really stepped.
+                if recipe != "manual" or (accelerator.sync_gradients and not accelerator.optimizer_step_was_skipped):
                     sched.step()
                 opt.zero_grad()
     result = {
-        "rank": accelerator.process_index, "num_processes": world, "process_batches": sorted(shapes),
-        "lrs": [lrs[0] for lrs in used], "last_epoch": sched.scheduler.last_epoch,
-        "T_max": sched.scheduler.T_max, "warnings": _warnings(caught),
+        "rank": accelerator.process_index,
+        "num_processes": world,
+        "process_batches": sorted(shapes),
+        "lrs": [lrs[0] for lrs in used],
+        "last_epoch": sched.scheduler.last_epoch,
+        "T_max": sched.scheduler.T_max,
+        "warnings": _warnings(caught),
         "params": [float(v) for p in model.parameters() for v in p.detach().flatten()],
     }
     dist.barrier()

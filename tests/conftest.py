@@ -1,7 +1,9 @@
-"""Shared fixtures: framework imports, the parity grid and float32 tolerances.
+"""Shared test code: framework imports, the reference formula, the parity grid, float32
+tolerances, and each adapter's rates through its real path.
 
 A missing framework skips its tests, unless UBA_REQUIRE_FRAMEWORKS names it
 (CI sets torch,jax,tf), in which case the import error fails the run.
+The one table of hostile constructor arguments is tests/_hostile.py.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ import importlib
 import os
 from types import ModuleType
 
+import mpmath
 import numpy as np
 import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from uba_core import UBAConfig  # noqa: E402
+from uba_core import UBAConfig
 
 REQUIRED = {s.strip() for s in os.environ.get("UBA_REQUIRE_FRAMEWORKS", "").split(",") if s.strip()}
 
@@ -29,14 +32,61 @@ except ImportError:
 
 
 def framework(name: str, module: str) -> ModuleType:
-    """Import ``module`` of framework ``name`` (torch, jax, tf), or skip if it is absent.
+    """Import ``module`` of framework ``name`` (torch, jax, tf), or skip if it cannot be imported.
 
-    Skipping is refused when UBA_REQUIRE_FRAMEWORKS lists ``name``.
+    Any ImportError skips, not only ModuleNotFoundError: keras without its backend, or a
+    framework built for another platform, is absent for these tests too (this is what
+    ``pytest.importorskip(module, exc_type=ImportError)`` does; pytest >= 9 no longer
+    skips on a bare ImportError by default). Skipping is refused when
+    UBA_REQUIRE_FRAMEWORKS lists ``name``: the import error then fails the test.
     """
-    if name in REQUIRED:
+    try:
         return importlib.import_module(module)
-    return pytest.importorskip(module)
+    except ImportError as err:
+        if name in REQUIRED:
+            raise
+        pytest.skip(f"{name} is not installed: could not import {module!r} ({err})", allow_module_level=True)
 
+
+# --- the reference: the paper's formula, independent of the library's tan form -----------
+
+_REFERENCE_DIGITS = 40
+
+
+def _shape(p, phi):
+    r"""The paper's shape :math:`f(p) = 2u / (2\varphi + (2 - \varphi) u)`, :math:`u = 1 + \cos \pi p`
+    (uba-math.md, "The closed form"), on mpmath numbers, ``p`` in [0, 1]."""
+    u = 1 + mpmath.cos(mpmath.pi * p)
+    return 2 * u / (2 * phi + (2 - phi) * u)
+
+
+def reference_factor(p: float, phi: float) -> float:
+    """:func:`_shape` in 40-digit arithmetic, with ``p`` clipped to [0, 1]."""
+    with mpmath.workdps(_REFERENCE_DIGITS):
+        return float(_shape(min(max(mpmath.mpf(float(p)), 0), 1), mpmath.mpf(float(phi))))
+
+
+def reference_lr(t: float, cfg: UBAConfig) -> float:
+    """lr(t) of uba-math.md, literally: the linear warmup below W, then
+    ``min_lr + (peak_lr - min_lr) * f(p) ** exponent`` with p = (t - W) / (T - W) clipped
+    to [0, 1], in 40-digit arithmetic. The exponent is 1 (the paper's curve) unless set."""
+    with mpmath.workdps(_REFERENCE_DIGITS):
+        t = mpmath.mpf(float(t))
+        W, T = cfg.warmup_steps, cfg.total_steps
+        start, peak, floor = (mpmath.mpf(x) for x in (cfg.warmup_start_lr, cfg.peak_lr, cfg.min_lr))
+        if t < W:
+            return float(start + (peak - start) * t / W)
+        f = _shape(min((t - W) / (T - W), 1), mpmath.mpf(cfg.phi))
+        return float(floor + (peak - floor) * f ** mpmath.mpf(cfg.exponent))
+
+
+def reference_rates(cfg: UBAConfig, steps) -> np.ndarray:
+    """:func:`reference_lr` at every step of ``steps`` (any shape), as float64."""
+    steps = np.asarray(steps, dtype=np.float64)
+    return np.array([reference_lr(t, cfg) for t in steps.ravel()]).reshape(steps.shape)
+
+
+# --- the parity grid and float32 tolerances --------------------------------------------
 
 # Configs every adapter must reproduce: with and without warmup, floor 0 and not,
 # phi from 0.05 to 50, budgets from 1 step to above 2**24.
@@ -58,6 +108,11 @@ PARITY_CONFIGS = {
 }
 
 
+@pytest.fixture(params=list(PARITY_CONFIGS), ids=list(PARITY_CONFIGS))
+def parity_config(request) -> UBAConfig:
+    return PARITY_CONFIGS[request.param]
+
+
 def check_steps(cfg: UBAConfig) -> np.ndarray:
     """Steps 0, W-1, W, W+1, T-1, T, T+10 and a few inside the decay, sorted, unique."""
     W, T = cfg.warmup_steps, cfg.total_steps
@@ -66,18 +121,42 @@ def check_steps(cfg: UBAConfig) -> np.ndarray:
     return np.unique(steps[steps >= 0])
 
 
-def assert_float32_close(actual, cfg: UBAConfig, steps) -> None:
-    """Compare a float32 framework's rates with the float64 core at the same steps."""
-    scale = max(cfg.peak_lr, cfg.warmup_start_lr)
-    np.testing.assert_allclose(
-        np.asarray(actual, dtype=np.float64), cfg(steps), rtol=1e-6, atol=1e-6 * scale
-    )
-
-
+EPS32 = float(np.finfo(np.float32).eps)
 U32 = 2.0**-24
 # XLA on CPU flushes float32 subnormals to zero; rates below float32's smallest normal
 # number may come back as 0.
 TINY32 = 4 * float(np.finfo(np.float32).tiny)
+
+
+def assert_float32_close(actual, cfg: UBAConfig, steps) -> None:
+    """Compare a float32 framework's rates with the float64 core at the same steps."""
+    scale = max(cfg.peak_lr, cfg.warmup_start_lr)
+    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64), cfg(steps), rtol=1e-6, atol=1e-6 * scale)
+
+
+def assert_weight_drops_use_lrs(drops, cfg: UBAConfig, steps, *, weight: float = 1.0) -> None:
+    """Each update lowered a float32 weight by the core's lr at its step (d loss / dw = 1).
+
+    Args:
+        drops: How much the weight fell at each update (``-np.diff`` of the weights).
+        cfg: The schedule.
+        steps: The step of each update.
+        weight: The largest magnitude of the weight: each float32 weight is rounded to
+            half an ulp, so a drop is exact to ``eps32 * weight``, on top of the float32
+            tolerance of the rate itself.
+    """
+    np.testing.assert_allclose(
+        np.asarray(drops, dtype=np.float64), cfg(steps), rtol=1e-6, atol=EPS32 * weight + 1e-6 * cfg.peak_lr
+    )
+
+
+def assert_weights_fall_by_lrs(weights, cfg: UBAConfig, first: int = 0) -> None:
+    """A float32 weight, recorded before each update and after the last one, fell by the
+    core's lr(first), lr(first + 1), ... (d loss / dw = 1)."""
+    weights = np.asarray(weights, dtype=np.float64)
+    assert_weight_drops_use_lrs(
+        -np.diff(weights), cfg, first + np.arange(len(weights) - 1), weight=float(np.max(np.abs(weights)))
+    )
 
 
 def float32_tolerance(cfg: UBAConfig, steps, *, strict: bool = False) -> np.ndarray:
@@ -123,9 +202,38 @@ def assert_float32_matches_core(actual, cfg: UBAConfig, steps, *, strict: bool =
     tol = float32_tolerance(cfg, steps, strict=strict)
     bad = ~(np.abs(actual - expected) <= tol)  # NaN fails too
     assert not np.any(bad), (
-        f"steps {np.asarray(steps)[bad]}: got {actual[bad]}, core {expected[bad]}, "
-        f"tolerance {tol[bad]}"
+        f"steps {np.asarray(steps)[bad]}: got {actual[bad]}, core {expected[bad]}, tolerance {tol[bad]}"
     )
+
+
+# --- torch: an optimizer and the loop that steps it ------------------------------------------
+
+
+def sgd(lrs=(0.1,), *, dtype: str = "float64", momentum: float = 0.0):
+    """torch SGD over one scalar parameter per group, one group per lr in ``lrs``."""
+    torch = framework("torch", "torch")
+    groups = [{"params": [torch.nn.Parameter(torch.zeros((), dtype=getattr(torch, dtype)))], "lr": lr} for lr in lrs]
+    return torch.optim.SGD(groups, lr=lrs[0], momentum=momentum)
+
+
+def group_lrs(opt) -> list[float]:
+    """The lr of every param group, as floats (a tensor lr read as its value)."""
+    return [float(g["lr"]) for g in opt.param_groups]
+
+
+def step_lrs(opt, schedulers, steps: int) -> np.ndarray:
+    """Record every group's lr, then step the optimizer and each scheduler in order; ``steps`` times.
+
+    Returns:
+        The lrs, shape (steps, groups): row k holds the lrs update k used.
+    """
+    rows = []
+    for _ in range(steps):
+        rows.append(group_lrs(opt))
+        opt.step()  # without gradients a no-op, but the order torch expects
+        for sched in schedulers:
+            sched.step()
+    return np.array(rows)
 
 
 # --- each adapter's rates at given steps, through its real path ------------------------
@@ -133,10 +241,10 @@ def assert_float32_matches_core(actual, cfg: UBAConfig, steps, *, strict: bool =
 
 def torch_rates(cfg: UBAConfig, steps) -> np.ndarray:
     """The lr UBALR writes for update t, reached by loading last_epoch = t - 1 and stepping."""
-    torch = framework("torch", "torch")
+    framework("torch", "torch")
     from uba_torch import UBALR
 
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros((), dtype=torch.float64))], lr=1.0)
+    opt = sgd((1.0,))
     sched = UBALR.from_uba_config(opt, cfg)
     out = []
     for t in steps:
@@ -150,29 +258,103 @@ def torch_rates(cfg: UBAConfig, steps) -> np.ndarray:
     return np.array(out)
 
 
-def optax_rates(cfg: UBAConfig, steps, *, jit: bool = True) -> np.ndarray:
-    framework("jax", "optax")
+def optax_eval(schedule, steps, *, jit: bool = True) -> np.ndarray:
+    """An optax schedule on ``steps`` given as int32 counts (optax's count dtype), jitted or eager."""
     jax = framework("jax", "jax")
     import jax.numpy as jnp
 
+    counts = jnp.asarray(np.asarray(steps, dtype=np.int64), dtype=jnp.int32)
+    return np.asarray((jax.jit(schedule) if jit else schedule)(counts))
+
+
+def optax_rates(cfg: UBAConfig, steps, *, jit: bool = True) -> np.ndarray:
+    framework("jax", "optax")
     from uba_jax import from_uba_config
 
-    sched = from_uba_config(cfg)
-    counts = jnp.asarray(np.asarray(steps, dtype=np.int64), dtype=jnp.int32)
-    out = (jax.jit(sched) if jit else sched)(counts)
-    return np.asarray(out, dtype=np.float64)
+    return optax_eval(from_uba_config(cfg), steps, jit=jit).astype(np.float64)
+
+
+def keras_eval(schedule, steps, dtype: str = "int64") -> np.ndarray:
+    """A keras schedule on ``steps`` given as an integer tensor of ``dtype`` (the optimizer's
+    iterations are int64 on TensorFlow, int32 on JAX and torch); the rates as numpy."""
+    keras = framework("tf", "keras")
+    return keras.ops.convert_to_numpy(schedule(keras.ops.convert_to_tensor(np.asarray(steps), dtype)))
+
+
+def keras_named(cfg: UBAConfig, scale: int = 1):
+    """``cfg`` spelled with UBADecay's keras argument names, every step count times ``scale``
+    (``decay_steps`` excludes the warmup)."""
+    framework("tf", "keras")
+    from uba_tf import UBADecay
+
+    return UBADecay(
+        initial_learning_rate=cfg.warmup_start_lr,
+        decay_steps=scale * (cfg.total_steps - cfg.warmup_steps),
+        phi=cfg.phi,
+        warmup_target=cfg.peak_lr,
+        warmup_steps=scale * cfg.warmup_steps,
+        min_learning_rate=cfg.min_lr,
+    )
+
+
+def keras_one_weight_model(learning_rate, accumulation: int | None = None):
+    """``y = w x`` (w = 1) compiled with ``SGD(learning_rate)``, optionally accumulating gradients.
+
+    The mean absolute error against targets far below the prediction makes d loss / dw = 1
+    exactly, so each applied update lowers w by exactly its lr (also when the gradient is
+    averaged over accumulated micro-batches).
+    """
+    keras = framework("tf", "keras")
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")])
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=learning_rate, gradient_accumulation_steps=accumulation),
+        loss="mean_absolute_error",
+    )
+    return model
+
+
+def keras_fit_weights(model, batches: int, epochs: int = 1, callbacks=()) -> np.ndarray:
+    """Fit a :func:`keras_one_weight_model` ``epochs`` epochs of ``batches`` batches, in order.
+
+    Returns:
+        The weight before every batch and after the last one.
+    """
+    keras = framework("tf", "keras")
+    weights: list[float] = []
+
+    def record(*_, **__) -> None:
+        weights.append(float(model.get_weights()[0].ravel()[0]))
+
+    x = np.ones((4 * batches, 1), "float32")
+    model.fit(
+        x,
+        np.full_like(x, -100.0),
+        batch_size=4,
+        epochs=epochs,
+        shuffle=False,
+        verbose=0,
+        callbacks=[keras.callbacks.LambdaCallback(on_train_batch_begin=record), *callbacks],
+    )
+    record()
+    return np.asarray(weights, dtype=np.float64)
 
 
 def keras_rates(cfg: UBAConfig, steps) -> np.ndarray:
-    keras = framework("tf", "keras")
+    framework("tf", "keras")
     from uba_tf import UBADecay
 
-    step = keras.ops.convert_to_tensor(np.asarray(steps, dtype=np.int64), dtype="int64")
-    out = UBADecay.from_uba_config(cfg)(step)
-    assert keras.backend.standardize_dtype(out.dtype) == "float32"
-    return keras.ops.convert_to_numpy(out).astype(np.float64)
+    out = keras_eval(UBADecay.from_uba_config(cfg), np.asarray(steps, dtype=np.int64))
+    assert out.dtype == np.float32
+    return out.astype(np.float64)
 
 
-@pytest.fixture(params=list(PARITY_CONFIGS), ids=list(PARITY_CONFIGS))
-def parity_config(request) -> UBAConfig:
-    return PARITY_CONFIGS[request.param]
+@pytest.fixture
+def mixed_float16():
+    """keras, under the ``mixed_float16`` dtype policy for one test (the policy before restored)."""
+    keras = framework("tf", "keras")
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        yield keras
+    finally:
+        keras.config.set_dtype_policy(before.name)

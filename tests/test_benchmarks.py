@@ -58,16 +58,22 @@ def used_lrs_torch(schedule: str) -> np.ndarray:
 
 @pytest.mark.parametrize("schedule", SCHEDULES)
 def test_torch_schedules_follow_the_formulas(schedule: str) -> None:
-    np.testing.assert_allclose(used_lrs_torch(schedule), PEAK * multipliers(schedule, BUDGET),
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(used_lrs_torch(schedule), PEAK * multipliers(schedule, BUDGET), rtol=1e-12, atol=1e-15)
 
 
 def test_one_cycle_is_torch_one_cycle_lr() -> None:
     torch = framework("torch", "torch")
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(()))], lr=PEAK)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=PEAK, total_steps=BUDGET, pct_start=0.3,
-                                                div_factor=25, final_div_factor=1e4,
-                                                anneal_strategy="cos", cycle_momentum=False)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt,
+        max_lr=PEAK,
+        total_steps=BUDGET,
+        pct_start=0.3,
+        div_factor=25,
+        final_div_factor=1e4,
+        anneal_strategy="cos",
+        cycle_momentum=False,
+    )
     lrs = []
     for _ in range(BUDGET):
         lrs.append(opt.param_groups[0]["lr"])
@@ -162,12 +168,18 @@ def test_the_library_imports_nothing_from_benchmarks(module: str) -> None:
 
 
 def script(name: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(BENCHMARKS / name), *args], capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([sys.executable, str(BENCHMARKS / name), *args], capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("args", [["budgeted.py", "--help"], ["suggested.py", "--help"],
-                                  ["suggested.py", "task", "--help"], ["suggested.py", "grid", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["budgeted.py", "--help"],
+        ["suggested.py", "--help"],
+        ["suggested.py", "task", "--help"],
+        ["suggested.py", "grid", "--help"],
+    ],
+)
 def test_the_scripts_describe_their_commands(args: list[str]) -> None:
     proc = script(*args)
     assert proc.returncode == 0, proc.stderr

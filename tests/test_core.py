@@ -1,33 +1,16 @@
-"""uba_core against an independent high-precision formula and the identities of uba-math.md."""
+"""uba_core against the independent high-precision formula of conftest and the identities of uba-math.md."""
 
 from __future__ import annotations
 
 import json
 
-import mpmath
 import numpy as np
 import pytest
+from _hostile import assert_rejected, cases
+from conftest import reference_factor, reference_rates
 
 import uba_core as uc
 from uba_core import UBAConfig
-
-mpmath.mp.dps = 40
-
-
-def reference_lr(t: float, cfg: UBAConfig) -> float:
-    """The specification's formula, literally, in 40-digit arithmetic."""
-    t = mpmath.mpf(t)
-    W, T = cfg.warmup_steps, cfg.total_steps
-    start, peak, floor = (mpmath.mpf(x) for x in (cfg.warmup_start_lr, cfg.peak_lr, cfg.min_lr))
-    if t < W:
-        return float(start + (peak - start) * t / W)
-    if t >= T:
-        return float(floor)
-    p = (t - W) / (T - W)
-    u = 1 + mpmath.cos(mpmath.pi * p)
-    f = 2 * u / (2 * cfg.phi + (2 - cfg.phi) * u)
-    return float(floor + (peak - floor) * f)
-
 
 REFERENCE_CONFIGS = [
     UBAConfig(total_steps=1, peak_lr=0.1, phi=2.0),
@@ -40,20 +23,22 @@ REFERENCE_CONFIGS = [
 @pytest.mark.parametrize("cfg", REFERENCE_CONFIGS, ids=lambda c: f"T{c.total_steps}-phi{c.phi}")
 def test_curve_matches_high_precision_formula(cfg: UBAConfig) -> None:
     W, T = cfg.warmup_steps, cfg.total_steps
-    steps = np.unique(np.clip(
-        np.concatenate([[0, W - 1, W, W + 1, T - 1, T, T + 10],
-                        np.linspace(0, T + 5, 41), np.arange(W, W + 3) + 0.5]), 0, None))
-    expected = [reference_lr(t, cfg) for t in steps]
-    np.testing.assert_allclose(cfg(steps), expected, rtol=1e-12, atol=0)
+    steps = np.unique(
+        np.clip(
+            np.concatenate(
+                [[0, W - 1, W, W + 1, T - 1, T, T + 10], np.linspace(0, T + 5, 41), np.arange(W, W + 3) + 0.5]
+            ),
+            0,
+            None,
+        )
+    )
+    np.testing.assert_allclose(cfg(steps), reference_rates(cfg, steps), rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("phi", [1e-3, 0.05, 0.5, 1.0, 2.0, 3.0, 8.0, 50.0, 1e4])
 def test_factor_matches_formula_and_keeps_relative_precision_near_the_end(phi: float) -> None:
     progress = np.concatenate([np.linspace(0, 1, 101), 1 - np.logspace(-12, -1, 23)])
-    expected = []
-    for p in progress:
-        u = 1 + mpmath.cos(mpmath.pi * mpmath.mpf(p))
-        expected.append(float(2 * u / (2 * phi + (2 - phi) * u)))
+    expected = [reference_factor(p, phi) for p in progress]
     np.testing.assert_allclose(uc.uba_factor(progress, phi), expected, rtol=1e-12, atol=0)
 
 
@@ -94,8 +79,7 @@ def test_moebius_reciprocal_and_mirror_forms(phi: float) -> None:
     b = phi / 2
     np.testing.assert_allclose(f, c / (b + (1 - b) * c), rtol=1e-12, atol=1e-15)
     inner = p < 0.9
-    np.testing.assert_allclose(
-        1 / f[inner], (2 - phi) / 2 + phi / (1 + np.cos(np.pi * p[inner])), rtol=1e-12)
+    np.testing.assert_allclose(1 / f[inner], (2 - phi) / 2 + phi / (1 + np.cos(np.pi * p[inner])), rtol=1e-12)
     np.testing.assert_allclose(f, 1 - uc.uba_factor(1 - p, 4 / phi), rtol=1e-12, atol=1e-15)
 
 
@@ -125,8 +109,7 @@ def test_named_mean_values() -> None:
 
 
 def test_rates_hit_peak_and_floor_exactly_and_hold_the_floor() -> None:
-    cfg = UBAConfig(total_steps=100, peak_lr=0.3, phi=3.0, min_lr=0.1, warmup_steps=10,
-                    warmup_start_lr=0.07)
+    cfg = UBAConfig(total_steps=100, peak_lr=0.3, phi=3.0, min_lr=0.1, warmup_steps=10, warmup_start_lr=0.07)
     assert cfg(0) == 0.07 and cfg(10) == 0.3 and cfg(100) == 0.1
     assert np.all(cfg(np.arange(100, 10_000, 7)) == 0.1)
     decay = cfg(np.arange(10, 101))
@@ -205,56 +188,82 @@ def test_phi_condition_number_round_trip_and_branches() -> None:
     assert uc.condition_number_for_phi(0.5) == uc.condition_number_for_phi(4 / 0.5)
 
 
-@pytest.mark.parametrize("call,arg", [
-    (lambda v: uc.phi_for_condition_number(v), "kappa"),
-    (lambda v: uc.condition_number_for_phi(v), "phi"),
-    (lambda v: uc.chebyshev_residual_bound(v, 10), "kappa"),
-    (lambda v: uc.chebyshev_step_sizes(v, 10.0, 5), "mu"),
-    (lambda v: uc.chebyshev_config(1.0, v, 5), "L"),
-    (lambda v: uc.worst_case_residual([0.1], v, 10.0), "mu"),
-])
-@pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf"), "3", None, True])
-def test_helpers_reject_bad_numbers(call, arg: str, value) -> None:
-    with pytest.raises((TypeError, ValueError), match=f"`{arg}`.*{arg}={value!r}".replace("(", r"\(")):
-        call(value)
-
-
 def test_helpers_reject_bad_shapes() -> None:
     with pytest.raises(ValueError, match="`L` must be >= `mu`"):
         uc.chebyshev_step_sizes(2.0, 1.0, 3)
     with pytest.raises(ValueError, match="total_steps"):
         uc.chebyshev_step_sizes(1.0, 2.0, 3.5)
-    np.testing.assert_array_equal(uc.chebyshev_step_sizes(1.0, 2.0, 3.0), uc.chebyshev_step_sizes(1.0, 2.0, 3))
+    k = np.arange(1, 4)  # an integral float budget is the integer budget
+    np.testing.assert_allclose(
+        uc.chebyshev_step_sizes(1.0, 2.0, 3.0), 2 / (3.0 - np.cos((2 * k - 1) * np.pi / 6)), rtol=1e-15
+    )
     with pytest.raises(ValueError, match="step_sizes"):
         uc.worst_case_residual([], 1.0, 2.0)
     with pytest.raises(ValueError, match="step_sizes"):
         uc.worst_case_residual([0.1, np.nan], 1.0, 2.0)
 
 
+@pytest.mark.parametrize(
+    "step_sizes",
+    ["abc", None, [[0.1, 0.2]], [0.1, "x"], [0.1, np.inf]],
+    ids=["str", "none", "2-d", "str-entry", "inf-entry"],
+)
+def test_worst_case_residual_rejects_bad_step_sizes_by_name(step_sizes) -> None:
+    with pytest.raises((TypeError, ValueError), match="`step_sizes`"):
+        uc.worst_case_residual(step_sizes, 1.0, 10.0)
+
+
 # --- config validation and serialization --------------------------------------------
 
-GOOD = dict(total_steps=100, peak_lr=0.1, phi=2.0, min_lr=0.001, warmup_steps=10, warmup_start_lr=0.0)
+GOOD = {"total_steps": 100, "peak_lr": 0.1, "phi": 2.0, "min_lr": 0.001, "warmup_steps": 10, "warmup_start_lr": 0.0}
+FIELDS = ("total_steps", "peak_lr", "phi", "min_lr", "warmup_steps", "warmup_start_lr", "exponent")
+CHEBYSHEV = {"mu": 1.0, "L": 10.0, "total_steps": 5}
 
-BAD = [
-    ("phi", 0.0, ValueError), ("phi", -1.0, ValueError), ("phi", float("nan"), ValueError),
-    ("phi", float("inf"), ValueError), ("phi", "2", TypeError), ("phi", None, TypeError),
-    ("phi", True, TypeError),
-    ("total_steps", 0, ValueError), ("total_steps", -3, ValueError), ("total_steps", 100.5, ValueError),
-    ("total_steps", True, TypeError), ("total_steps", "100", TypeError),
-    ("warmup_steps", 100, ValueError), ("warmup_steps", 150, ValueError), ("warmup_steps", -1, ValueError),
-    ("warmup_steps", 1.5, ValueError), ("warmup_steps", False, TypeError),
-    ("peak_lr", -0.1, ValueError), ("peak_lr", float("nan"), ValueError), ("peak_lr", "0.1", TypeError),
-    ("min_lr", -1e-3, ValueError), ("min_lr", float("inf"), ValueError),
-    ("exponent", 0.0, ValueError), ("exponent", float("nan"), ValueError), ("exponent", "1", TypeError),
-    ("warmup_start_lr", -0.5, ValueError), ("warmup_start_lr", None, TypeError),
+# The core's entry points on tests/_hostile.py's table: mu and L follow phi's rule.
+HOSTILE_CASES = [
+    *cases("UBAConfig", lambda **kw: UBAConfig(**{**GOOD, **kw}), {f: f for f in FIELDS}),
+    *cases(
+        "phi_for_condition_number",
+        lambda **kw: uc.phi_for_condition_number(**{"kappa": 10.0, **kw}),
+        {"kappa": "kappa"},
+    ),
+    *cases("condition_number_for_phi", lambda **kw: uc.condition_number_for_phi(**{"phi": 4.0, **kw}), {"phi": "phi"}),
+    *cases("mean_lr_factor", lambda **kw: uc.mean_lr_factor(**{"phi": 2.0, **kw}), {"phi": "phi"}),
+    *cases("mean_sq_lr_factor", lambda **kw: uc.mean_sq_lr_factor(**{"phi": 2.0, **kw}), {"phi": "phi"}),
+    *cases("describe_phi", lambda **kw: uc.describe_phi(**{"phi": 2.0, **kw}), {"phi": "phi"}),
+    *cases(
+        "chebyshev_step_sizes",
+        lambda **kw: uc.chebyshev_step_sizes(**{**CHEBYSHEV, **kw}),
+        {"phi": "mu", "total_steps": "total_steps"},
+    ),
+    *cases("chebyshev_step_sizes", lambda **kw: uc.chebyshev_step_sizes(**{**CHEBYSHEV, **kw}), {"phi": "L"}),
+    *cases(
+        "chebyshev_config",
+        lambda **kw: uc.chebyshev_config(**{**CHEBYSHEV, **kw}),
+        {"phi": "mu", "total_steps": "total_steps"},
+    ),
+    *cases("chebyshev_config", lambda **kw: uc.chebyshev_config(**{**CHEBYSHEV, **kw}), {"phi": "L"}),
+    *cases(
+        "chebyshev_residual_bound",
+        lambda **kw: uc.chebyshev_residual_bound(**{"kappa": 10.0, "total_steps": 5, **kw}),
+        {"kappa": "kappa", "total_steps": "total_steps"},
+    ),
+    *cases(
+        "worst_case_residual",
+        lambda **kw: uc.worst_case_residual(**{"step_sizes": [0.1, 0.2], "mu": 1.0, "L": 10.0, **kw}),
+        {"phi": "mu"},
+    ),
+    *cases(
+        "worst_case_residual",
+        lambda **kw: uc.worst_case_residual(**{"step_sizes": [0.1, 0.2], "mu": 1.0, "L": 10.0, **kw}),
+        {"phi": "L"},
+    ),
 ]
 
 
-@pytest.mark.parametrize("field,value,error", BAD, ids=[f"{f}={v!r}" for f, v, _ in BAD])
-def test_config_rejects_bad_fields_naming_them(field: str, value, error) -> None:
-    with pytest.raises(error, match=f"`{field}`") as info:
-        UBAConfig(**{**GOOD, field: value})
-    assert repr(value) in str(info.value) or str(value) in str(info.value)
+@pytest.mark.parametrize("build,arg,bad", HOSTILE_CASES)
+def test_core_entry_points_reject_hostile_arguments(build, arg: str, bad) -> None:
+    assert_rejected(build, arg, bad)
 
 
 def test_config_is_frozen_and_keyword_only() -> None:
@@ -280,9 +289,9 @@ def test_config_json_round_trip() -> None:
 
 
 def test_from_dict_rejects_unknown_and_missing_keys() -> None:
-    with pytest.raises(ValueError, match="Unknown UBAConfig keys.*'lr'"):
+    with pytest.raises(ValueError, match=r"Unknown UBAConfig keys.*'lr'"):
         UBAConfig.from_dict({**GOOD, "lr": 0.1})
-    with pytest.raises(ValueError, match="Missing UBAConfig keys.*'phi'"):
+    with pytest.raises(ValueError, match=r"Missing UBAConfig keys.*'phi'"):
         UBAConfig.from_dict({"total_steps": 10, "peak_lr": 0.1})
     with pytest.raises(TypeError, match="mapping"):
         UBAConfig.from_dict([("phi", 2.0)])  # type: ignore[arg-type]
@@ -298,11 +307,12 @@ def test_default_phi_is_the_cosine_shape() -> None:
 
 
 def test_make_config_reports_the_callers_names() -> None:
-    with pytest.raises(ValueError, match="`T_max` must be >= 1. Received: T_max=0"):
+    with pytest.raises(ValueError, match=r"`T_max` must be >= 1\. Received: T_max=0"):
         uc._schedule.make_config({"total_steps": "T_max"}, total_steps=0, peak_lr=0.1, phi=2.0)
-    with pytest.raises(ValueError, match="`eta_min` must be >= 0.0. Received: eta_min=-0.5"):
-        uc._schedule.make_config({"min_lr": "eta_min", "peak_lr": "peak"}, total_steps=5, peak_lr=0.1,
-                       phi=2.0, min_lr=-0.5)
+    with pytest.raises(ValueError, match=r"`eta_min` must be >= 0\.0\. Received: eta_min=-0\.5"):
+        uc._schedule.make_config(
+            {"min_lr": "eta_min", "peak_lr": "peak"}, total_steps=5, peak_lr=0.1, phi=2.0, min_lr=-0.5
+        )
 
 
 def test_integral_float_budgets_are_accepted_as_ints() -> None:
@@ -316,17 +326,15 @@ def test_a_floor_above_the_peak_makes_the_curve_rise_to_it() -> None:
     # torch's CosineAnnealingLR accepts eta_min above the lr: the rate climbs to eta_min.
     cfg = UBAConfig(total_steps=8, peak_lr=0.0, phi=2.0, min_lr=0.5)
     t = np.arange(12)
-    expected = 0.5 - 0.5 * (1 + np.cos(np.pi * np.minimum(t, 8) / 8)) / 2
-    np.testing.assert_allclose(cfg(t), expected, rtol=0, atol=1e-16)
+    np.testing.assert_allclose(cfg(t), reference_rates(cfg, t), rtol=0, atol=1e-16)
     assert cfg(0) == 0.0 and cfg(8) == 0.5 and np.all(np.diff(cfg(t)) >= 0)
 
 
 @pytest.mark.parametrize("exponent", [0.5, 2.0, 3.0])
 def test_exponent_raises_the_shape_to_a_power(exponent: float) -> None:
     cfg = UBAConfig(total_steps=50, peak_lr=1.0, phi=4.0, min_lr=0.1, warmup_steps=5, exponent=exponent)
-    base = UBAConfig(total_steps=50, peak_lr=1.0, phi=4.0, warmup_steps=5)
-    t = np.arange(5, 60)
-    np.testing.assert_allclose(cfg(t), 0.1 + 0.9 * base(t) ** exponent, rtol=1e-14, atol=1e-16)
+    t = np.arange(0, 60)
+    np.testing.assert_allclose(cfg(t), reference_rates(cfg, t), rtol=1e-13, atol=0)
     assert UBAConfig.from_dict(cfg.to_dict()) == cfg
 
 
@@ -336,25 +344,33 @@ def test_a_huge_phi_still_starts_the_decay_exactly_at_the_peak(phi: float) -> No
     assert cfg(2) == 0.5 and cfg(10) == 0.01
     # just after the peak the curve is already at the floor, to the last digit the shape allows
     t = np.arange(3, 10)
-    u = 1 + np.cos(np.pi * (t - 2) / 8)
-    np.testing.assert_allclose(cfg(t), 0.01 + 0.49 * 2 * u / (2 * phi + (2 - phi) * u), rtol=1e-12)
+    np.testing.assert_allclose(cfg(t), reference_rates(cfg, t), rtol=1e-12)
 
 
 def test_curve_cache_rejects_a_negative_step_with_value_error() -> None:
     cache = uc._schedule.CurveCache(UBAConfig(total_steps=10, peak_lr=1.0))
-    with pytest.raises(ValueError, match="`step` must be >= 0. Received: step=-1"):
+    with pytest.raises(ValueError, match=r"`step` must be >= 0\. Received: step=-1"):
         cache(-1)
     assert cache(3) == float(UBAConfig(total_steps=10, peak_lr=1.0)(3))
-    with pytest.raises(ValueError, match="`step` must be >= 0. Received: step=-5"):
+    with pytest.raises(ValueError, match=r"`step` must be >= 0\. Received: step=-5"):
         cache(-5)
 
 
-@pytest.mark.parametrize("cfg", [
-    UBAConfig(total_steps=634441525, peak_lr=10.0, phi=0.01261245351885681, min_lr=3.9511343854138037),
-    UBAConfig(total_steps=312685727, peak_lr=1.9721617871562047, phi=0.012205942326553499),
-    UBAConfig(total_steps=561528627, peak_lr=10.0, phi=6.823276153121079e-05, min_lr=2.626252384531237,
-              warmup_steps=473756793),
-], ids=["T6e8-floor", "T3e8", "T5e8-warm"])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        UBAConfig(total_steps=634441525, peak_lr=10.0, phi=0.01261245351885681, min_lr=3.9511343854138037),
+        UBAConfig(total_steps=312685727, peak_lr=1.9721617871562047, phi=0.012205942326553499),
+        UBAConfig(
+            total_steps=561528627,
+            peak_lr=10.0,
+            phi=6.823276153121079e-05,
+            min_lr=2.626252384531237,
+            warmup_steps=473756793,
+        ),
+    ],
+    ids=["T6e8-floor", "T3e8", "T5e8-warm"],
+)
 def test_rates_never_rise_by_an_ulp_at_the_start_of_a_long_decay(cfg: UBAConfig) -> None:
     # consecutive rates there differ by less than one ulp; rounding once made some rise by one
     steps = np.arange(cfg.warmup_steps, cfg.warmup_steps + 5000)

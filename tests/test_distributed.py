@@ -21,26 +21,22 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from _processes import TIMEOUT, require_gloo, run_ranks, worker_env
-from conftest import assert_float32_close, framework
+from _processes import require_gloo, run_ranks, run_worker, worker_command, worker_env
+from conftest import assert_float32_close, assert_weights_fall_by_lrs, framework
 
 from uba_core import UBAConfig
 
-ROOT = Path(__file__).resolve().parent.parent
 WORKERS = Path(__file__).with_name("_dist_workers.py")
 
 # Warmup hand-off at 4, budget 20; 24 updates run 4 past it, where the floor must hold.
 CFG = UBAConfig(total_steps=20, peak_lr=0.1, phi=3.0, min_lr=0.001, warmup_steps=4, warmup_start_lr=0.01)
 STEPS = 24
 RESUME_AT = 10  # mid-decay; mid-epoch for Lightning
-EPS32 = float(np.finfo(np.float32).eps)
 
 
 def core(first: int = 0, stop: int = STEPS) -> np.ndarray:
@@ -48,46 +44,15 @@ def core(first: int = 0, stop: int = STEPS) -> np.ndarray:
     return CFG(np.arange(first, stop))
 
 
-def worker_command(scenario: str, out: Path, **kwargs: Any) -> list[str]:
-    """The command line that runs ``scenario`` of tests/_dist_workers.py with ``kwargs``."""
-    args = json.dumps({"cfg": CFG.to_dict(), **kwargs})
-    # -X faulthandler: a native crash (a SIGABRT in gloo, say) still prints the Python stack.
-    return [sys.executable, "-X", "faulthandler", str(WORKERS), scenario, str(out), args]
+def command(scenario: str, out: Path, **kwargs: Any) -> list[str]:
+    """The command line that runs ``scenario`` of tests/_dist_workers.py with ``kwargs`` and CFG."""
+    return worker_command(WORKERS, scenario, out, cfg=CFG.to_dict(), **kwargs)
 
 
-def run_worker(scenario: str, out: Path, env: dict[str, str], **kwargs: Any) -> dict[str, Any]:
-    """Run one worker process to completion and return the JSON it wrote.
-
-    Args:
-        scenario: A function name in tests/_dist_workers.py.
-        out: Where the worker writes its JSON.
-        env: The worker's complete environment.
-        **kwargs: The scenario's arguments (``cfg`` is added).
-
-    Returns:
-        The worker's result.
-
-    Raises:
-        AssertionError: the worker failed or timed out; the message holds its stderr.
-    """
-    try:
-        proc = subprocess.run(worker_command(scenario, out, **kwargs), env=env, cwd=out.parent,
-                              capture_output=True, text=True, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired as err:
-        raise AssertionError(f"{scenario} timed out after {TIMEOUT} s:\n{err.stderr}") from err
-    assert proc.returncode == 0, f"{scenario} failed ({proc.returncode}):\n{proc.stderr[-6000:]}"
+def run_scenario(scenario: str, out: Path, env: dict[str, str], **kwargs: Any) -> dict[str, Any]:
+    """Run one worker process to completion and return the JSON it wrote to ``out``."""
+    run_worker(command(scenario, out, **kwargs), out.parent, env)
     return json.loads(out.read_text())
-
-
-def assert_weight_deltas_use_lr_k(weights: list[float]) -> None:
-    """Update k lowered the float32 weight by lr(k) of the core (the gradient is exactly 1).
-
-    Each weight is rounded to half an ulp, so the difference is exact to
-    eps32 * max|w|, on top of the float32 tolerance of the rate itself.
-    """
-    used = -np.diff(np.asarray(weights, dtype=np.float64))
-    atol = EPS32 * np.max(np.abs(weights)) + 1e-6 * CFG.peak_lr
-    np.testing.assert_allclose(used, core(0, len(used)), rtol=1e-6, atol=atol)
 
 
 # --- 1. PyTorch DistributedDataParallel, gloo, 2 ranks ---------------------------------------
@@ -100,7 +65,7 @@ def ddp_ranks(tmp_path_factory) -> list[dict[str, Any]]:
     require_gloo(torch)
     tmp = tmp_path_factory.mktemp("ddp")
     out = tmp / "rank{rank}.json"
-    cmd = worker_command("torch_ddp", out, steps=STEPS, resume_at=RESUME_AT, ckpt=str(tmp / "ckpt.pt"))
+    cmd = command("torch_ddp", out, steps=STEPS, resume_at=RESUME_AT, ckpt=str(tmp / "ckpt.pt"))
     run_ranks(cmd, tmp, world_size=2)
     return [json.loads((tmp / f"rank{rank}.json").read_text()) for rank in range(2)]
 
@@ -134,8 +99,9 @@ def jax_run(tmp_path_factory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("jax")
     flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2".strip()
     env = worker_env(XLA_FLAGS=flags, JAX_PLATFORMS="cpu")
-    return run_worker("jax_data_parallel", tmp / "jax.json", env, steps=STEPS, resume_at=RESUME_AT,
-                      ckpt=str(tmp / "state.npz"))
+    return run_scenario(
+        "jax_data_parallel", tmp / "jax.json", env, steps=STEPS, resume_at=RESUME_AT, ckpt=str(tmp / "state.npz")
+    )
 
 
 def test_jax_the_batch_is_really_split_over_two_devices(jax_run) -> None:
@@ -153,8 +119,7 @@ def test_jax_injected_lr_of_each_update_matches_the_core(jax_run, run: str) -> N
 def test_jax_sharded_adamw_gives_the_single_device_parameters(jax_run) -> None:
     single = np.asarray(jax_run["single_params"])
     # 24 float32 adamw updates, the sharded gradient summed in another order: a few ulps each.
-    np.testing.assert_allclose(jax_run["sharded_params"], single, rtol=1e-5,
-                               atol=1e-6 * np.max(np.abs(single)))
+    np.testing.assert_allclose(jax_run["sharded_params"], single, rtol=1e-5, atol=1e-6 * np.max(np.abs(single)))
     assert np.max(np.abs(single)) > 0.1  # the parameters did move
 
 
@@ -178,8 +143,15 @@ def mirrored_run(tmp_path_factory) -> dict[str, Any]:
     framework("tf", "tensorflow")
     framework("tf", "keras")
     tmp = tmp_path_factory.mktemp("mirrored")
-    return run_worker("keras_fit", tmp / "fit.json", worker_env(KERAS_BACKEND="tensorflow"),
-                      steps=STEPS, batch=4, mirrored=True, probe=[])
+    return run_scenario(
+        "keras_fit",
+        tmp / "fit.json",
+        worker_env(KERAS_BACKEND="tensorflow"),
+        steps=STEPS,
+        batch=4,
+        mirrored=True,
+        probe=[],
+    )
 
 
 def test_mirrored_strategy_runs_two_replicas(mirrored_run) -> None:
@@ -192,7 +164,7 @@ def test_mirrored_fit_step_k_uses_lr_k_of_the_core(mirrored_run) -> None:
     assert mirrored_run["iterations"] == list(range(STEPS))
     assert mirrored_run["final_iterations"] == STEPS
     assert_float32_close(mirrored_run["lrs"], CFG, np.arange(STEPS))
-    assert_weight_deltas_use_lr_k(mirrored_run["weights"])
+    assert_weights_fall_by_lrs(mirrored_run["weights"], CFG)
 
 
 @pytest.fixture(scope="module", params=["jax", "torch"], ids=["keras-jax", "keras-torch"])
@@ -203,8 +175,9 @@ def backend_run(request, tmp_path_factory) -> dict[str, Any]:
     framework(backend, backend)
     tmp = tmp_path_factory.mktemp(f"keras-{backend}")
     env = worker_env(KERAS_BACKEND=backend, JAX_PLATFORMS="cpu")
-    result = run_worker("keras_fit", tmp / "fit.json", env, steps=STEPS, batch=4, mirrored=False,
-                        probe=PROBE.tolist())
+    result = run_scenario(
+        "keras_fit", tmp / "fit.json", env, steps=STEPS, batch=4, mirrored=False, probe=PROBE.tolist()
+    )
     assert result["backend"] == backend
     return result
 
@@ -213,7 +186,7 @@ def test_keras_backend_fit_step_k_uses_lr_k_of_the_core(backend_run) -> None:
     assert backend_run["iterations"] == list(range(STEPS))
     assert backend_run["final_iterations"] == STEPS
     assert_float32_close(backend_run["lrs"], CFG, np.arange(STEPS))
-    assert_weight_deltas_use_lr_k(backend_run["weights"])
+    assert_weights_fall_by_lrs(backend_run["weights"], CFG)
 
 
 def test_keras_backend_schedule_on_int32_steps_matches_the_core(backend_run) -> None:
@@ -229,8 +202,9 @@ def lightning_run(tmp_path_factory) -> dict[str, Any]:
     """tests/_dist_workers.py:lightning: a full run, a run to RESUME_AT and its resumption."""
     framework("torch", "pytorch_lightning")
     tmp = tmp_path_factory.mktemp("lightning")
-    return run_worker("lightning", tmp / "lightning.json", worker_env(), steps=STEPS,
-                      resume_at=RESUME_AT, ckpt=str(tmp / "half.ckpt"))
+    return run_scenario(
+        "lightning", tmp / "lightning.json", worker_env(), steps=STEPS, resume_at=RESUME_AT, ckpt=str(tmp / "half.ckpt")
+    )
 
 
 def test_lightning_training_step_sees_the_core_lr_exactly(lightning_run) -> None:
@@ -244,6 +218,5 @@ def test_lightning_resume_from_checkpoint_continues_the_curve(lightning_run) -> 
     assert lightning_run["second_global_steps"] == list(range(RESUME_AT, STEPS))
     np.testing.assert_array_equal(lightning_run["first_lrs"], core(0, RESUME_AT))
     np.testing.assert_array_equal(lightning_run["second_lrs"], core(RESUME_AT, STEPS))
-    np.testing.assert_array_equal(lightning_run["first_lrs"] + lightning_run["second_lrs"],
-                                  lightning_run["lrs"])
+    np.testing.assert_array_equal(lightning_run["first_lrs"] + lightning_run["second_lrs"], lightning_run["lrs"])
     np.testing.assert_allclose(lightning_run["resumed_params"], lightning_run["params"], rtol=1e-6, atol=1e-7)

@@ -23,16 +23,20 @@ FRAMEWORKS = ("torch", "jax", "optax", "tensorflow", "keras", "matplotlib")
 
 def python(code: str, *args: str) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter; return the finished process."""
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True, timeout=300
+    )
 
 
-@pytest.mark.parametrize("name,module,entry", [
-    ("torch", "uba_torch", "UBALR"),
-    ("jax", "uba_jax", "uba_decay_schedule"),
-    ("jax", "uba_jax", "warmup_uba_decay_schedule"),
-    ("tf", "uba_tf", "UBADecay"),
-])
+@pytest.mark.parametrize(
+    "name,module,entry",
+    [
+        ("torch", "uba_torch", "UBALR"),
+        ("jax", "uba_jax", "uba_decay_schedule"),
+        ("jax", "uba_jax", "warmup_uba_decay_schedule"),
+        ("tf", "uba_tf", "UBADecay"),
+    ],
+)
 def test_every_adapter_defaults_to_the_core_default_phi(name: str, module: str, entry: str) -> None:
     adapter = framework(name, module)
     default = inspect.signature(getattr(adapter, entry)).parameters["phi"].default
@@ -50,12 +54,15 @@ def test_importing_the_core_loads_no_framework() -> None:
     assert proc.stdout.strip() == ""
 
 
-@pytest.mark.parametrize("adapter,module,extra", [
-    ("uba_torch", "torch", "torch"),
-    ("uba_jax", "jax", "jax"),
-    ("uba_jax", "optax", "jax"),
-    ("uba_tf", "keras", "tf"),
-])
+@pytest.mark.parametrize(
+    "adapter,module,extra",
+    [
+        ("uba_torch", "torch", "torch"),
+        ("uba_jax", "jax", "jax"),
+        ("uba_jax", "optax", "jax"),
+        ("uba_tf", "keras", "tf"),
+    ],
+)
 def test_a_missing_framework_names_the_pip_command(adapter: str, module: str, extra: str) -> None:
     proc = python(f"""
         import sys
@@ -98,8 +105,9 @@ CURVE = ("curve", "--total-steps", "200", "--peak-lr", "0.5")
 NO_MATPLOTLIB = "import sys; sys.modules['matplotlib'] = None"
 
 
-def uba(*args: str, flags: tuple[str, ...] = (), prelude: str | None = None,
-        **kwargs: Any) -> subprocess.CompletedProcess:
+def uba(
+    *args: str, flags: tuple[str, ...] = (), prelude: str | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess:
     """Run the ``uba`` command in a fresh interpreter (``python [flags] -m uba_core.cli``);
     with ``prelude``, run that code first in the same interpreter."""
     if prelude is None:
@@ -127,12 +135,31 @@ def test_one_version_everywhere() -> None:
 
 def test_cli_curve_prints_the_core_values_and_writes_csv_and_png(tmp_path) -> None:
     png, table = tmp_path / "c.png", tmp_path / "c.csv"
-    proc = uba("curve", "--total-steps", "200", "--peak-lr", "0.5", "--min-lr", "0.01",
-               "--warmup-steps", "10", "--phi", "0.5", "8", "--steps", "0", "5", "100", "199",
-               "--png", str(png), "--csv", str(table))
+    proc = uba(
+        "curve",
+        "--total-steps",
+        "200",
+        "--peak-lr",
+        "0.5",
+        "--min-lr",
+        "0.01",
+        "--warmup-steps",
+        "10",
+        "--phi",
+        "0.5",
+        "8",
+        "--steps",
+        "0",
+        "5",
+        "100",
+        "199",
+        "--png",
+        str(png),
+        "--csv",
+        str(table),
+    )
     assert proc.returncode == 0, proc.stderr
-    cfgs = [UBAConfig(total_steps=200, peak_lr=0.5, phi=phi, min_lr=0.01, warmup_steps=10)
-            for phi in (0.5, 8.0)]
+    cfgs = [UBAConfig(total_steps=200, peak_lr=0.5, phi=phi, min_lr=0.01, warmup_steps=10) for phi in (0.5, 8.0)]
     rows = [line.split() for line in proc.stdout.splitlines()[1:5]]
     for row in rows:
         step = int(row[0])
@@ -151,8 +178,9 @@ def test_cli_curve_prints_the_core_values_and_writes_csv_and_png(tmp_path) -> No
 def test_cli_csv_is_written_in_blocks_with_every_step(tmp_path) -> None:
     table = tmp_path / "long.csv"
     total = 150_000  # more than two of the CLI's blocks
-    proc = uba("curve", "--total-steps", str(total), "--peak-lr", "1", "--phi", "4", "--steps", "0",
-               "--csv", str(table))
+    proc = uba(
+        "curve", "--total-steps", str(total), "--peak-lr", "1", "--phi", "4", "--steps", "0", "--csv", str(table)
+    )
     assert proc.returncode == 0, proc.stderr
     data = np.loadtxt(table, delimiter=",", skiprows=1)
     np.testing.assert_array_equal(data[:, 0], np.arange(total + 1))
@@ -174,12 +202,10 @@ def test_cli_curve_without_phi_is_cosine() -> None:
     lines = proc.stdout.splitlines()
     assert lines[0].split() == ["step", "phi=2"]
     got = [float(line.split()[1]) for line in lines[1:5]]
-    np.testing.assert_allclose(got, 0.5 * (1 + np.cos(np.pi * np.array([0, 25, 50, 100]) / 100)),
-                               rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(got, 0.5 * (1 + np.cos(np.pi * np.array([0, 25, 50, 100]) / 100)), rtol=1e-5, atol=1e-12)
 
 
-@pytest.mark.parametrize("flag,value,phi", [("--phi", "0.5", 0.5), ("--kappa", "50", 100.0),
-                                            ("--phi", "2", 2.0)])
+@pytest.mark.parametrize("flag,value,phi", [("--phi", "0.5", 0.5), ("--kappa", "50", 100.0), ("--phi", "2", 2.0)])
 def test_cli_phi_describes_the_shape(flag: str, value: str, phi: float) -> None:
     proc = uba("phi", flag, value)
     assert proc.returncode == 0, proc.stderr
@@ -189,33 +215,44 @@ def test_cli_phi_describes_the_shape(flag: str, value: str, phi: float) -> None:
     assert f"{shape.mean_lr_factor:.6g}" in proc.stdout
 
 
-@pytest.mark.parametrize("args,message", [
-    (["phi", "--phi", "0"], "`phi` must be > 0"),
-    (["phi", "--kappa", "0.5"], "`kappa` must be >= 1"),
-    (["phi", "--kappa", "1e400"], "`kappa` must be finite"),
-    (["phi"], "one of the arguments --phi --kappa is required"),
-    (["suggest-phi", "--task", "quadratic-k10", "--total-steps", "300"], "invalid choice: 'suggest-phi'"),
-    (["curve", "--total-steps", "0", "--peak-lr", "1", "--phi", "2"], "`--total-steps` must be >= 1"),
-    (["curve", "--total-steps", "10", "--peak-lr", "1", "--phi", "2", "--min-lr", "-3"],
-     "`--min-lr` must be >= 0.0"),
-    (["curve", "--total-steps", "10", "--peak-lr", "1", "--phi", "nan"], "`--phi` must be finite"),
-    (["curve", "--total-steps", "10", "--peak-lr", "1e400"], "`--peak-lr` must be finite"),
-    (["curve", "--total-steps", "10", "--peak-lr", "1", "--warmup-steps", "10"],
-     "`--warmup-steps` must be < `--total-steps`"),
-    (["curve", "--total-steps", "ten", "--peak-lr", "1", "--phi", "2"], "invalid int value"),
-    (["curve", "--total-steps", "10", "--peak-lr", "1", "--phi", "2", "--steps", "-1"],
-     "`--steps` must be >= 0. Received: --steps=-1"),
-    # Too large: steps are evaluated in float64, exact up to 2**53.
-    (["curve", "--total-steps", str(2**53 + 1), "--peak-lr", "1"],
-     f"`--total-steps` must be <= 2**53 = {2**53}"),
-    (["curve", "--total-steps", "10" * 20, "--peak-lr", "1", "--steps", "0"], "`--total-steps` must be <= 2**53"),
-    (["curve", "--total-steps", "10", "--peak-lr", "1", "--steps", "0", str(2**64)],
-     f"`--steps` must be <= 2**53 = {2**53} (steps are evaluated in float64"),
-    (["curve", "--total-steps", str(10**7 + 1), "--peak-lr", "1", "--csv", "never.csv"],
-     "`--total-steps` must be <= 10000000 with --csv"),
-])
-def test_cli_bad_arguments_exit_2_with_a_message_before_any_output(args: list[str], message: str,
-                                                                     tmp_path) -> None:
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["phi", "--phi", "0"], "`phi` must be > 0"),
+        (["phi", "--kappa", "0.5"], "`kappa` must be >= 1"),
+        (["phi", "--kappa", "1e400"], "`kappa` must be finite"),
+        (["phi"], "one of the arguments --phi --kappa is required"),
+        (["suggest-phi", "--task", "quadratic-k10", "--total-steps", "300"], "invalid choice: 'suggest-phi'"),
+        (["curve", "--total-steps", "0", "--peak-lr", "1", "--phi", "2"], "`--total-steps` must be >= 1"),
+        (
+            ["curve", "--total-steps", "10", "--peak-lr", "1", "--phi", "2", "--min-lr", "-3"],
+            "`--min-lr` must be >= 0.0",
+        ),
+        (["curve", "--total-steps", "10", "--peak-lr", "1", "--phi", "nan"], "`--phi` must be finite"),
+        (["curve", "--total-steps", "10", "--peak-lr", "1e400"], "`--peak-lr` must be finite"),
+        (
+            ["curve", "--total-steps", "10", "--peak-lr", "1", "--warmup-steps", "10"],
+            "`--warmup-steps` must be < `--total-steps`",
+        ),
+        (["curve", "--total-steps", "ten", "--peak-lr", "1", "--phi", "2"], "invalid int value"),
+        (
+            ["curve", "--total-steps", "10", "--peak-lr", "1", "--phi", "2", "--steps", "-1"],
+            "`--steps` must be >= 0. Received: --steps=-1",
+        ),
+        # Too large: steps are evaluated in float64, exact up to 2**53.
+        (["curve", "--total-steps", str(2**53 + 1), "--peak-lr", "1"], f"`--total-steps` must be <= 2**53 = {2**53}"),
+        (["curve", "--total-steps", "10" * 20, "--peak-lr", "1", "--steps", "0"], "`--total-steps` must be <= 2**53"),
+        (
+            ["curve", "--total-steps", "10", "--peak-lr", "1", "--steps", "0", str(2**64)],
+            f"`--steps` must be <= 2**53 = {2**53} (steps are evaluated in float64",
+        ),
+        (
+            ["curve", "--total-steps", str(10**7 + 1), "--peak-lr", "1", "--csv", "never.csv"],
+            "`--total-steps` must be <= 10000000 with --csv",
+        ),
+    ],
+)
+def test_cli_bad_arguments_exit_2_with_a_message_before_any_output(args: list[str], message: str, tmp_path) -> None:
     proc = uba(*args, cwd=tmp_path)
     assert_clean_failure(proc, 2, message)
     assert proc.stdout == ""
@@ -257,12 +294,15 @@ def test_cli_without_matplotlib_still_prints_and_writes_csv(tmp_path) -> None:
     assert (tmp_path / "c.csv").is_file()
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["--help"], "Print and plot UBA learning-rate curves"),
-    (["curve", "--help"], "Limits: --total-steps and --steps up to 2**53"),
-    (["phi", "--phi", "8"], "kappa           4"),
-    (["curve", "--total-steps", "100", "--peak-lr", "1", "--steps", "50"], "0.5"),
-])
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["--help"], "Print and plot UBA learning-rate curves"),
+        (["curve", "--help"], "Limits: --total-steps and --steps up to 2**53"),
+        (["phi", "--phi", "8"], "kappa           4"),
+        (["curve", "--total-steps", "100", "--peak-lr", "1", "--steps", "50"], "0.5"),
+    ],
+)
 def test_cli_works_under_python_OO(args: list[str], expected: str) -> None:
     proc = uba(*args, flags=("-OO",))
     assert proc.returncode == 0, proc.stderr
@@ -277,19 +317,35 @@ def test_printing_a_few_steps_of_a_huge_budget_allocates_no_curve() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # no per-thread buffers
-    whole = subprocess.run([sys.executable, "-c", "import numpy; numpy.arange(100_000_001)"],
-                           capture_output=True, text=True, timeout=120, preexec_fn=cap, env=env)
+    whole = subprocess.run(
+        [sys.executable, "-c", "import numpy; numpy.arange(100_000_001)"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=cap,
+        env=env,
+    )
     assert whole.returncode != 0 and "MemoryError" in whole.stderr  # the cap holds
-    proc = uba("curve", "--total-steps", "100000000", "--peak-lr", "1", "--steps", "0", "1",
-               preexec_fn=cap, env=env)
+    proc = uba("curve", "--total-steps", "100000000", "--peak-lr", "1", "--steps", "0", "1", preexec_fn=cap, env=env)
     assert proc.returncode == 0, proc.stderr
     assert [line.split() for line in proc.stdout.splitlines()[1:]] == [["0", "1"], ["1", "1"]]
 
 
 def test_plotting_a_huge_budget_draws_a_bounded_number_of_steps(tmp_path) -> None:
     png = tmp_path / "huge.png"  # 10**12 steps: the whole curve would be 8 TB
-    proc = uba("curve", "--total-steps", str(10**12), "--peak-lr", "1", "--warmup-steps", "1000",
-               "--steps", "0", "--png", str(png))
+    proc = uba(
+        "curve",
+        "--total-steps",
+        str(10**12),
+        "--peak-lr",
+        "1",
+        "--warmup-steps",
+        "1000",
+        "--steps",
+        "0",
+        "--png",
+        str(png),
+    )
     assert proc.returncode == 0, proc.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -309,8 +365,9 @@ def test_printing_a_few_steps_of_a_huge_budget_builds_no_whole_curve(capsys) -> 
     assert capsys.readouterr().out.splitlines()[1].split() == ["0", "1"]
 
 
-@pytest.mark.parametrize("args", [["curve", "--total-steps", "10", "--peak-lr", "1", "--steps", "5"],
-                                  ["phi", "--phi", "8"], ["--help"]])
+@pytest.mark.parametrize(
+    "args", [["curve", "--total-steps", "10", "--peak-lr", "1", "--steps", "5"], ["phi", "--phi", "8"], ["--help"]]
+)
 def test_the_cli_runs_nothing_from_the_working_folder(tmp_path, args: list[str]) -> None:
     # The benchmark tasks the old `uba suggest-phi` executed from ./benchmarks: a trap now.
     (tmp_path / "benchmarks").mkdir()

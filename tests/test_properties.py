@@ -47,8 +47,7 @@ def configs(draw) -> UBAConfig:
     start = draw(st.one_of(st.just(0.0), st.just(peak), st.floats(0.0, 10.0)))
     # up to 1e30: a phi above tan(pi/2)^2 in float32 (~5e14) once pulled step W below the peak
     phi = draw(st.one_of(st.just(2.0), log_uniform(1e-6, 1e6), log_uniform(1e6, 1e30)))
-    return UBAConfig(total_steps=total, peak_lr=peak, phi=phi, min_lr=floor,
-                     warmup_steps=warm, warmup_start_lr=start)
+    return UBAConfig(total_steps=total, peak_lr=peak, phi=phi, min_lr=floor, warmup_steps=warm, warmup_start_lr=start)
 
 
 @st.composite
@@ -60,8 +59,10 @@ def configs_and_steps(draw) -> tuple[UBAConfig, np.ndarray]:
     anywhere = draw(st.lists(st.integers(0, 2 * T), max_size=10))
     near = draw(st.lists(st.integers(-3, 3), max_size=4))  # next to the two kinks
     run_start = draw(st.integers(0, 2 * T))  # a run of consecutive steps
-    steps = np.array(special + anywhere + [W + d for d in near] + [T + d for d in near]
-                     + list(range(run_start, run_start + 8)), dtype=np.int64)
+    steps = np.array(
+        special + anywhere + [W + d for d in near] + [T + d for d in near] + list(range(run_start, run_start + 8)),
+        dtype=np.int64,
+    )
     steps = np.unique(steps[(steps >= 0) & (steps <= 2 * T + 8)])
     return cfg, steps
 
@@ -73,8 +74,12 @@ def configs_and_steps(draw) -> tuple[UBAConfig, np.ndarray]:
 @given(configs_and_steps())
 # Hypothesis prefers "simple" floats, for which min + (peak - min) is exact; this one
 # (found with a random search) rounds above peak_lr if the rate is built that way.
-@example((UBAConfig(total_steps=3, peak_lr=7.0127587478929785, phi=750.3021481958665,
-                    min_lr=1.5729529900633668), np.arange(5)))
+@example(
+    (
+        UBAConfig(total_steps=3, peak_lr=7.0127587478929785, phi=750.3021481958665, min_lr=1.5729529900633668),
+        np.arange(5),
+    )
+)
 def test_rates_are_finite_and_within_the_bounds(case) -> None:
     cfg, steps = case
     lr = cfg(steps)

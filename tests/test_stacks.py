@@ -22,25 +22,25 @@ rounding of the weight.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import framework
-from _processes import TIMEOUT, require_gloo, run_ranks, worker_env
+from _processes import require_gloo, run_ranks, run_worker, worker_command, worker_env
+from conftest import (
+    assert_weight_drops_use_lrs,
+    framework,
+    keras_fit_weights,
+    keras_named,
+    keras_one_weight_model,
+    sgd,
+    step_lrs,
+)
 
 from uba_core import UBAConfig
 
 WORKERS = Path(__file__).with_name("_stack_workers.py")
-EPS32 = float(np.finfo(np.float32).eps)
-
-
-def stack_command(scenario: str, out: Path, **kwargs: Any) -> list[str]:
-    """The command line that runs ``scenario`` of tests/_stack_workers.py with ``kwargs``."""
-    return [sys.executable, "-X", "faulthandler", str(WORKERS), scenario, str(out), json.dumps(kwargs)]
 
 
 def user_visible(result: dict[str, Any], category: str = "UBABudgetWarning") -> list[str]:
@@ -63,13 +63,17 @@ def trainer_runs(tmp_path_factory) -> dict[str, Any]:
     framework("torch", "accelerate")
     tmp = tmp_path_factory.mktemp("trainer")
     out = tmp / "trainer.json"
-    cmd = stack_command("trainer", out, cfg=HF_CFG.to_dict(), steps=HF_CFG.total_steps,
-                        resume_at=HF_RESUME_AT, accum=HF_ACCUM, out_dir=str(tmp))
-    try:
-        proc = subprocess.run(cmd, env=worker_env(), cwd=tmp, capture_output=True, text=True, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired as err:
-        raise AssertionError(f"the Trainer worker timed out after {TIMEOUT} s:\n{err.stderr}") from err
-    assert proc.returncode == 0, f"the Trainer worker failed ({proc.returncode}):\n{proc.stderr[-6000:]}"
+    cmd = worker_command(
+        WORKERS,
+        "trainer",
+        out,
+        cfg=HF_CFG.to_dict(),
+        steps=HF_CFG.total_steps,
+        resume_at=HF_RESUME_AT,
+        accum=HF_ACCUM,
+        out_dir=str(tmp),
+    )
+    run_worker(cmd, tmp, worker_env())
     return json.loads(out.read_text())
 
 
@@ -106,8 +110,9 @@ def test_trainer_scheduler_pt_loads_with_weights_only(trainer_runs, kind: str) -
 def test_trainer_wrong_budget_holds_the_floor(trainer_runs) -> None:
     run = trainer_runs["short"]  # num_training_steps = max_steps // 2
     half = HF_CFG.total_steps // 2
-    short = UBAConfig(total_steps=half, peak_lr=HF_CFG.peak_lr, phi=HF_CFG.phi, min_lr=HF_CFG.min_lr,
-                      warmup_steps=HF_CFG.warmup_steps)
+    short = UBAConfig(
+        total_steps=half, peak_lr=HF_CFG.peak_lr, phi=HF_CFG.phi, min_lr=HF_CFG.min_lr, warmup_steps=HF_CFG.warmup_steps
+    )
     np.testing.assert_array_equal(np.asarray(run["lrs"])[:, 0], short(np.arange(HF_CFG.total_steps)))
     assert run["last_epoch"] == HF_CFG.total_steps > half
 
@@ -121,27 +126,23 @@ def test_trainer_wrong_budget_warning_reaches_the_user(trainer_runs) -> None:
 
 @pytest.mark.parametrize("min_lr", [0.0, 0.002], ids=["cosine", "cosine-with-min-lr"])
 def test_phi_two_is_transformers_cosine_with_warmup(min_lr: float) -> None:
-    torch = framework("torch", "torch")
+    framework("torch", "torch")
     optimization = framework("torch", "transformers.optimization")
     from uba_torch import get_uba_schedule_with_warmup
 
     warmup, total, peak = 5, 40, 0.3
 
     def lrs(factory) -> np.ndarray:
-        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros((), dtype=torch.float64))], lr=peak)
-        sched = factory(opt)
-        out = [opt.param_groups[0]["lr"]]
-        for _ in range(total):  # up to and including step num_training_steps
-            opt.step()
-            sched.step()
-            out.append(opt.param_groups[0]["lr"])
-        return np.array(out)
+        """The lr of steps 0 .. num_training_steps, included."""
+        opt = sgd((peak,))
+        return np.append(step_lrs(opt, [factory(opt)], total)[:, 0], opt.param_groups[0]["lr"])
 
     if min_lr == 0.0:
         theirs = lrs(lambda o: optimization.get_cosine_schedule_with_warmup(o, warmup, total))
     else:
-        theirs = lrs(lambda o: optimization.get_cosine_with_min_lr_schedule_with_warmup(
-            o, warmup, total, min_lr=min_lr))
+        theirs = lrs(
+            lambda o: optimization.get_cosine_with_min_lr_schedule_with_warmup(o, warmup, total, min_lr=min_lr)
+        )
     ours = lrs(lambda o: get_uba_schedule_with_warmup(o, warmup, total, phi=2.0, min_lr=min_lr))
     # transformers forms 0.5 * (1 + cos(pi p)), which loses the last digits of tiny rates.
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15 * peak)
@@ -169,8 +170,16 @@ def accelerate_ranks(tmp_path_factory):
     def get(recipe: str) -> list[dict[str, Any]]:
         if recipe not in results:
             tmp = tmp_path_factory.mktemp(f"accelerate-{recipe}")
-            cmd = stack_command("accelerate", tmp / "rank{rank}.json", cfg=ACC_CFG.to_dict(), recipe=recipe,
-                                updates=ACC_CFG.total_steps, accum=ACC_RECIPES[recipe], batch=ACC_BATCH)
+            cmd = worker_command(
+                WORKERS,
+                "accelerate",
+                tmp / "rank{rank}.json",
+                cfg=ACC_CFG.to_dict(),
+                recipe=recipe,
+                updates=ACC_CFG.total_steps,
+                accum=ACC_RECIPES[recipe],
+                batch=ACC_BATCH,
+            )
             run_ranks(cmd, tmp, world_size=ACC_PROCESSES)
             ranks = [json.loads((tmp / f"rank{rank}.json").read_text()) for rank in range(ACC_PROCESSES)]
             assert [r["rank"] for r in ranks] == list(range(ACC_PROCESSES))
@@ -270,8 +279,12 @@ def amp_run(guard: bool, iterations: int) -> dict[str, Any]:
             scaler.update()
             if not guard or scaler.get_scale() >= scale:
                 sched.step()
-    return {"lrs": used, "last_epoch": sched.last_epoch, "scale": scaler.get_scale(),
-            "warnings": [str(w.message) for w in caught]}
+    return {
+        "lrs": used,
+        "last_epoch": sched.last_epoch,
+        "scale": scaler.get_scale(),
+        "warnings": [str(w.message) for w in caught],
+    }
 
 
 def test_gradscaler_skips_shift_an_unguarded_schedule() -> None:
@@ -300,69 +313,38 @@ KERAS_CFG = UBAConfig(total_steps=8, peak_lr=0.1, phi=3.0, min_lr=0.002, warmup_
 ACCUM = 2
 
 
-def keras_model(learning_rate, accumulation: int | None = None):
-    """``y = w x`` (w = 1) with SGD; the MAE against targets far below makes d loss / dw = 1,
-    so the weight drops by exactly the lr of each applied update (also averaged over
-    accumulated micro-batches)."""
-    keras = framework("tf", "keras")
-    dense = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")
-    model = keras.Sequential([keras.Input((1,)), dense])
-    opt = keras.optimizers.SGD(learning_rate=learning_rate, gradient_accumulation_steps=accumulation)
-    model.compile(optimizer=opt, loss="mean_absolute_error")
-    return model
-
-
 def keras_fit(model, batches: int, epochs: int = 1, callbacks=()) -> np.ndarray:
-    """Fit ``epochs`` epochs of ``batches`` batches; return the weight's drop at every batch."""
-    keras = framework("tf", "keras")
-    weights: list[float] = []
-
-    class Weights(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None) -> None:
-            weights.append(float(self.model.get_weights()[0].ravel()[0]))
-
-    x = np.ones((4 * batches, 1), "float32")
-    model.fit(x, np.full_like(x, -100.0), batch_size=4, epochs=epochs, shuffle=False, verbose=0,
-              callbacks=[Weights(), *callbacks])
-    weights.append(float(model.get_weights()[0].ravel()[0]))
-    return -np.diff(np.asarray(weights, dtype=np.float64))
-
-
-def assert_drops(drops: np.ndarray, expected: np.ndarray, peak: float) -> None:
-    """float32 weights: each drop is exact to eps32 * |w| (|w| <= 1 here) plus the lr's rounding."""
-    np.testing.assert_allclose(drops, expected, rtol=1e-6, atol=EPS32 + 1e-6 * peak)
-
-
-def keras_named(cfg: UBAConfig, scale: int = 1):
-    """``cfg`` as ``UBADecay`` keras arguments, every step count times ``scale``."""
-    from uba_tf import UBADecay
-
-    decay = scale * (cfg.total_steps - cfg.warmup_steps)
-    return UBADecay(cfg.warmup_start_lr, decay_steps=decay, phi=cfg.phi, warmup_target=cfg.peak_lr,
-                    warmup_steps=scale * cfg.warmup_steps, min_learning_rate=cfg.min_lr)
+    """Fit ``epochs`` epochs of ``batches`` batches; the weight's drop at every batch."""
+    return -np.diff(keras_fit_weights(model, batches, epochs, callbacks))
 
 
 def test_keras_gradient_accumulation_evaluates_the_schedule_at_micro_steps() -> None:
     updates = KERAS_CFG.total_steps
-    model = keras_model(keras_named(KERAS_CFG), accumulation=ACCUM)
+    model = keras_one_weight_model(keras_named(KERAS_CFG), accumulation=ACCUM)
     drops = keras_fit(model, batches=ACCUM * updates)
     # Only every ACCUM-th micro-batch applies an update: update j at micro-step (j + 1) * ACCUM - 1.
     applied = (np.arange(updates) + 1) * ACCUM - 1
     assert np.all(np.delete(drops, applied) == 0.0)
     # ...and it uses lr(micro-step): a budget given in updates is spent by update T / ACCUM.
-    assert_drops(drops[applied], KERAS_CFG(applied), KERAS_CFG.peak_lr)
+    assert_weight_drops_use_lrs(drops[applied], KERAS_CFG, applied)
     assert applied[updates // ACCUM] >= KERAS_CFG.total_steps  # the second half runs at the floor
     assert int(model.optimizer.iterations) == updates  # the public count is in updates
 
 
 def test_keras_gradient_accumulation_budget_in_micro_steps() -> None:
     updates = KERAS_CFG.total_steps
-    micro = UBAConfig(**{**KERAS_CFG.to_dict(), "total_steps": ACCUM * KERAS_CFG.total_steps,
-                         "warmup_steps": ACCUM * KERAS_CFG.warmup_steps})
-    drops = keras_fit(keras_model(keras_named(KERAS_CFG, scale=ACCUM), accumulation=ACCUM),
-                      batches=ACCUM * updates)
+    micro = UBAConfig(
+        **{
+            **KERAS_CFG.to_dict(),
+            "total_steps": ACCUM * KERAS_CFG.total_steps,
+            "warmup_steps": ACCUM * KERAS_CFG.warmup_steps,
+        }
+    )
+    drops = keras_fit(
+        keras_one_weight_model(keras_named(KERAS_CFG, scale=ACCUM), accumulation=ACCUM), batches=ACCUM * updates
+    )
     applied = (np.arange(updates) + 1) * ACCUM - 1
-    assert_drops(drops[applied], micro(applied), KERAS_CFG.peak_lr)
+    assert_weight_drops_use_lrs(drops[applied], micro, applied)
 
 
 def test_keras_gradient_accumulation_per_update_wrapper_gives_lr_k() -> None:
@@ -376,9 +358,9 @@ def test_keras_gradient_accumulation_per_update_wrapper_gives_lr_k() -> None:
             return self.schedule(keras.ops.floor_divide(step, self.accumulation_steps))
 
     updates = KERAS_CFG.total_steps
-    model = keras_model(PerUpdate(keras_named(KERAS_CFG), ACCUM), accumulation=ACCUM)
+    model = keras_one_weight_model(PerUpdate(keras_named(KERAS_CFG), ACCUM), accumulation=ACCUM)
     drops = keras_fit(model, batches=ACCUM * updates)
-    assert_drops(drops[ACCUM - 1::ACCUM], KERAS_CFG(np.arange(updates)), KERAS_CFG.peak_lr)
+    assert_weight_drops_use_lrs(drops[ACCUM - 1 :: ACCUM], KERAS_CFG, np.arange(updates))
 
 
 @pytest.mark.parametrize("callback", ["LearningRateScheduler", "ReduceLROnPlateau"])
@@ -395,7 +377,7 @@ def test_keras_lr_callbacks_raise_on_a_schedule(callback: str) -> None:
     else:  # min_delta so large that the second epoch is a plateau
         cb = keras.callbacks.ReduceLROnPlateau(monitor="loss", patience=1, min_delta=1e9)
     with pytest.raises(TypeError, match="learning rate is not settable"):
-        keras_fit(keras_model(keras_named(KERAS_CFG)), batches=2, epochs=4, callbacks=[Epochs(), cb])
+        keras_fit(keras_one_weight_model(keras_named(KERAS_CFG)), batches=2, epochs=4, callbacks=[Epochs(), cb])
     # LearningRateScheduler fails before the first batch; ReduceLROnPlateau only at the first
     # plateau, after epochs of training (the Epochs callback runs first).
     assert epochs_done == ([] if callback == "LearningRateScheduler" else [0, 1])
@@ -405,6 +387,6 @@ def test_keras_learning_rate_scheduler_with_the_core_per_epoch() -> None:
     keras = framework("tf", "keras")
     epochs, batches = KERAS_CFG.total_steps + 2, 3  # 2 epochs past the budget: the floor holds
     per_epoch = keras.callbacks.LearningRateScheduler(lambda epoch: float(KERAS_CFG(epoch)))
-    drops = keras_fit(keras_model(0.5), batches=batches, epochs=epochs, callbacks=[per_epoch])
+    drops = keras_fit(keras_one_weight_model(0.5), batches=batches, epochs=epochs, callbacks=[per_epoch])
     # Every update of epoch e used lr(e).
-    assert_drops(drops, np.repeat(KERAS_CFG(np.arange(epochs)), batches), KERAS_CFG.peak_lr)
+    assert_weight_drops_use_lrs(drops, KERAS_CFG, np.repeat(np.arange(epochs), batches))

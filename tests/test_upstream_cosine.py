@@ -42,7 +42,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import framework
+from conftest import framework, group_lrs, step_lrs
 
 TORCH_RTOL = 1e-12
 TENSOR32_RTOL = 2.0**-23  # two float32 roundings of the closed form
@@ -90,21 +90,6 @@ def upstream_sgd(torch, lr0: float = BASES[0], lr1: float = BASES[1]):
     """Upstream's setUp optimizer: SGD, group 0 with a float lr, group 1 with a float32 tensor lr."""
     params = [torch.nn.Parameter(torch.zeros(())) for _ in range(2)]
     return torch.optim.SGD([{"params": [params[0]]}, {"params": [params[1]], "lr": torch.tensor(lr1)}], lr=lr0)
-
-
-def group_lrs(opt) -> list[float]:
-    return [float(g["lr"]) for g in opt.param_groups]
-
-
-def run_epochs(opt, schedulers, epochs: int) -> np.ndarray:
-    """Upstream's ``_test``: record every group's lr, then step each scheduler in order."""
-    rows = []
-    for _ in range(epochs):
-        rows.append(group_lrs(opt))
-        opt.step()  # no gradients: a no-op, in the order torch expects
-        for s in schedulers:
-            s.step()
-    return np.array(rows)
 
 
 def assert_groups_close(actual, expected, rtols, atol: float = 0.0) -> None:
@@ -247,12 +232,12 @@ def test_compound_cosanneal(torch, sched_mod, cosines, partner, driver, eta_min)
             scheds = [cls(opt, T_max=epochs, eta_min=eta_min), make_partner(sched_mod, opt)]
         if driver == "ChainedScheduler":
             chain = sched_mod.ChainedScheduler(scheds)
-            runs[name] = run_epochs(opt, [chain], epochs)
+            runs[name] = step_lrs(opt, [chain], epochs)
             np.testing.assert_array_equal(
                 [float(x) for x in chain.get_last_lr()], [float(x) for x in scheds[-1].get_last_lr()]
             )
         else:
-            runs[name] = run_epochs(opt, scheds, epochs)
+            runs[name] = step_lrs(opt, scheds, epochs)
     # The partner's own float32 roundings of the tensor lr are carried, as in the built-in.
     assert_groups_close(runs["ours"], expected, BUILTIN_RTOLS)
     assert_groups_close(runs["builtin"], runs["ours"], BUILTIN_RTOLS, atol=eta_min)
@@ -289,10 +274,14 @@ def test_compound_reduce_lr_on_plateau4(torch, sched_mod, cosines) -> None:
     epochs, eta_min = 10, 1e-10
     metrics = [1.5 * 1.025**i for i in range(20)]
     expected = [[cosine(e + 1, 0.05, eta_min, epochs)] * 2 for e in range(epochs)]
-    runs = plateau_runs(torch, cosines, 0.05, metrics[:epochs],
-                        lambda opt: sched_mod.ReduceLROnPlateau(opt, mode="max", patience=3,
-                                                                threshold_mode="rel", threshold=0.1),
-                        lambda cls, opt: cls(opt, epochs, eta_min))  # upstream's positional call
+    runs = plateau_runs(
+        torch,
+        cosines,
+        0.05,
+        metrics[:epochs],
+        lambda opt: sched_mod.ReduceLROnPlateau(opt, mode="max", patience=3, threshold_mode="rel", threshold=0.1),
+        lambda cls, opt: cls(opt, epochs, eta_min),
+    )  # upstream's positional call
     assert_groups_close(runs["ours"], expected, (TORCH_RTOL, TORCH_RTOL))
     assert_groups_close(runs["ours"], runs["builtin"], (TORCH_RTOL, TORCH_RTOL))
 
@@ -307,10 +296,16 @@ def test_compound_reduce_lr_on_plateau_with_cuts(torch, sched_mod, cosines) -> N
     metrics = [10 - i * 0.0165 for i in range(epochs)]
     cuts = [1.0] * 6 + [0.1] * 7 + [0.01] * 7 + [0.001] * 2
     expected = [[cosine(e + 1, 0.5, 0.0, epochs) * cuts[e]] * 2 for e in range(epochs)]
-    runs = plateau_runs(torch, cosines, 0.5, metrics,
-                        lambda opt: sched_mod.ReduceLROnPlateau(opt, patience=5, cooldown=0,
-                                                                threshold_mode="abs", mode="min", threshold=0.1),
-                        lambda cls, opt: cls(opt, epochs))
+    runs = plateau_runs(
+        torch,
+        cosines,
+        0.5,
+        metrics,
+        lambda opt: sched_mod.ReduceLROnPlateau(
+            opt, patience=5, cooldown=0, threshold_mode="abs", mode="min", threshold=0.1
+        ),
+        lambda cls, opt: cls(opt, epochs),
+    )
     assert_groups_close(runs["ours"], expected, (TORCH_RTOL, TORCH_RTOL), atol=1e-18)
     assert_groups_close(runs["ours"], runs["builtin"], (TORCH_RTOL, TORCH_RTOL), atol=1e-18)
 
@@ -332,7 +327,7 @@ def test_sequentiallr_hands_over_to_cosine(torch, sched_mod, cosines) -> None:
         )
         with warnings.catch_warnings():  # SequentialLR steps its schedulers with an epoch
             warnings.filterwarnings("ignore", message="The epoch parameter", category=UserWarning)
-            runs[name] = run_epochs(opt, [seq], milestone + T_max)
+            runs[name] = step_lrs(opt, [seq], milestone + T_max)
     assert_groups_close(runs["ours"], expected, UPSTREAM_RTOLS)
     assert_groups_close(runs["ours"], runs["builtin"], BUILTIN_RTOLS)
 
@@ -368,15 +363,15 @@ def test_cosine_annealing_lr_state_dict_loads_into_ubalr(torch, sched_mod, cosin
     epochs, eta_min, done = 10, 1e-10, 4
     opt_a, opt_b = upstream_sgd(torch), upstream_sgd(torch)
     builtin = sched_mod.CosineAnnealingLR(opt_a, T_max=epochs, eta_min=eta_min)
-    run_epochs(opt_a, [builtin], done)
+    step_lrs(opt_a, [builtin], done)
     ours = cosines["ours"](opt_b, epochs // 2, eta_min / 2)
     opt_b.load_state_dict(opt_a.state_dict())
     with pytest.warns(UserWarning, match="CosineAnnealingLR checkpoint"):
         ours.load_state_dict(builtin.state_dict())
     np.testing.assert_equal((ours.T_max, ours.eta_min, ours.last_epoch), (epochs, eta_min, done))
     rest = epochs - done  # last_epoch 4 to 9 recorded, then 10 = T_max
-    resumed = np.vstack([run_epochs(opt_b, [ours], rest), group_lrs(opt_b)])
-    assert_groups_close(resumed, np.vstack([run_epochs(opt_a, [builtin], rest), group_lrs(opt_a)]), BUILTIN_RTOLS)
+    resumed = np.vstack([step_lrs(opt_b, [ours], rest), group_lrs(opt_b)])
+    assert_groups_close(resumed, np.vstack([step_lrs(opt_a, [builtin], rest), group_lrs(opt_a)]), BUILTIN_RTOLS)
 
 
 @pytest.mark.parametrize("weights_only", [True, False], ids=["weights_only", "pickle"])
@@ -407,7 +402,7 @@ def test_constant_initial_lr(torch, cosines) -> None:
                 warnings.filterwarnings("ignore", message="The epoch parameter", category=UserWarning)
                 sched.step(i)
             lr.multiply_(0.1)
-            for group, first in zip(opt.param_groups, initial):
+            for group, first in zip(opt.param_groups, initial, strict=True):
                 np.testing.assert_equal(float(group["initial_lr"]), first, err_msg=name)
                 np.testing.assert_allclose([float(b) for b in sched.base_lrs], [0.1], rtol=TENSOR32_RTOL, err_msg=name)
                 np.testing.assert_(sched.base_lrs[0] is not group["initial_lr"], name)
@@ -460,8 +455,9 @@ def test_cosine_then_cyclic(torch, sched_mod, cosines, uba_torch) -> None:
         np.testing.assert_array_less(runs[name][-1], max_lr + 1e-12)
     past = np.arange(40) == T_max  # the step to last_epoch = T_max + 1
     np.testing.assert_allclose(runs["ours"][~past], runs["builtin"][~past], rtol=TORCH_RTOL)
-    np.testing.assert_allclose(runs["ours"][: T_max], [cosine(t, 0.5, eta_min, T_max) for t in range(1, T_max + 1)],
-                               rtol=TORCH_RTOL)
+    np.testing.assert_allclose(
+        runs["ours"][:T_max], [cosine(t, 0.5, eta_min, T_max) for t in range(1, T_max + 1)], rtol=TORCH_RTOL
+    )
     np.testing.assert_equal(runs["ours"][past], [eta_min])
     np.testing.assert_allclose(runs["builtin"][past], [cosine(T_max + 1, 0.5, eta_min, T_max)], rtol=TORCH_RTOL)
 
@@ -521,8 +517,12 @@ COSINE_DECAY_CASES = {
     "decay_count_smaller_count": ((0.1, 10, 0.0), {}, np.arange(10), True),
     "decay_count_greater_count": ((0.1, 5, 0.0), {}, np.arange(12), True),
     "decay_count_greater_count_with_alpha": ((0.1, 5, 0.1), {}, np.arange(12), True),
-    "with_exponent": ((), dict(init_value=0.1, decay_steps=100, alpha=0.0, exponent=2), np.array([0, 10, 50, 75, 100]),
-                      False),
+    "with_exponent": (
+        (),
+        dict(init_value=0.1, decay_steps=100, alpha=0.0, exponent=2),
+        np.array([0, 10, 50, 75, 100]),
+        False,
+    ),
 }
 
 
@@ -531,11 +531,13 @@ def test_cosine_decay(optax, uba_jax, variant, case) -> None:
     """CosineDecayTest.test_decay_count_smaller_count, test_decay_count_greater_count,
     test_decay_count_greater_count_with_alpha and test_with_exponent."""
     args, kwargs, counts, one_by_one = COSINE_DECAY_CASES[case]
-    call = dict(zip(("init_value", "decay_steps", "alpha", "exponent"), args)) | kwargs
+    call = dict(zip(("init_value", "decay_steps", "alpha", "exponent"), args, strict=False)) | kwargs
     expected = optax_cosine(counts, call["init_value"], call["decay_steps"], call["alpha"], call.get("exponent", 1.0))
     got = {}
-    for name, factory in {"builtin": optax.cosine_decay_schedule,
-                          "ours": functools.partial(uba_jax.uba_decay_schedule, phi=2.0)}.items():
+    for name, factory in {
+        "builtin": optax.cosine_decay_schedule,
+        "ours": functools.partial(uba_jax.uba_decay_schedule, phi=2.0),
+    }.items():
         fn = variant(factory(*args, **kwargs))
         got[name] = np.array([fn(int(c)) for c in counts]) if one_by_one else np.asarray(fn(counts))
     assert_f32_close(got["ours"], expected, call["init_value"])
@@ -616,11 +618,14 @@ def test_sgdr_limits(optax, uba_jax, variant, lrs) -> None:
     """SGDRTest.test_limits: sgdr_schedule joins warmup_cosine_decay_schedule(**kwargs) cycles
     of 2000, 3000 and 5000 counts; the same kwargs through our factory, joined at the same
     boundaries by optax.join_schedules, peak at 500, 2500 and 5500 and match optax."""
-    cycles = [dict(decay_steps=n, peak_value=lr, init_value=0, end_value=0.0, warmup_steps=500)
-              for n, lr in zip((2000, 3000, 5000), lrs)]
+    cycles = [
+        dict(decay_steps=n, peak_value=lr, init_value=0, end_value=0.0, warmup_steps=500)
+        for n, lr in zip((2000, 3000, 5000), lrs, strict=True)
+    ]
     builtin = variant(optax.sgdr_schedule(cycles))
-    ours = variant(optax.join_schedules([uba_jax.warmup_uba_decay_schedule(**kw, phi=2.0) for kw in cycles],
-                                        [2000, 5000]))
+    ours = variant(
+        optax.join_schedules([uba_jax.warmup_uba_decay_schedule(**kw, phi=2.0) for kw in cycles], [2000, 5000])
+    )
     assert_f32_close([ours(500), ours(2500), ours(5500)], lrs, max(lrs))
     counts = np.arange(0, 10_001, 250)
     assert_f32_close([ours(int(c)) for c in counts], [builtin(int(c)) for c in counts], max(lrs))
@@ -700,7 +705,8 @@ def test_keras_cosine_decay(keras, uba_tf, case) -> None:
 
 
 @pytest.mark.parametrize(
-    "decay_steps,warmup_steps,steps", [(10, 1500, range(0, 1500, 250)), (1000, 2000, range(0, 3000, 250))],
+    "decay_steps,warmup_steps,steps",
+    [(10, 1500, range(0, 1500, 250)), (1000, 2000, range(0, 3000, 250))],
     ids=["warmup", "warmup_decay"],
 )
 def test_keras_cosine_warmup(keras, uba_tf, decay_steps, warmup_steps, steps) -> None:
@@ -708,10 +714,14 @@ def test_keras_cosine_warmup(keras, uba_tf, decay_steps, warmup_steps, steps) ->
     then the cosine from 10 over decay_steps (which excludes the warmup)."""
     target = 10.0
     builtin, ours = keras_pair(keras, uba_tf, 0.0, decay_steps, warmup_target=target, warmup_steps=warmup_steps)
-    expected = [target * s / warmup_steps if s <= warmup_steps else target * keras_cosine(s - warmup_steps, decay_steps)
-                for s in steps]
-    got = {k: np.array([float(keras.ops.convert_to_numpy(f(s))) for s in steps]) for k, f in
-           {"builtin": builtin, "ours": ours}.items()}
+    expected = [
+        target * s / warmup_steps if s <= warmup_steps else target * keras_cosine(s - warmup_steps, decay_steps)
+        for s in steps
+    ]
+    got = {
+        k: np.array([float(keras.ops.convert_to_numpy(f(s))) for s in steps])
+        for k, f in {"builtin": builtin, "ours": ours}.items()
+    }
     np.testing.assert_allclose(got["ours"], expected, rtol=F32_RTOL, atol=F32_RTOL * target)
     np.testing.assert_allclose(got["ours"], got["builtin"], rtol=F32_RTOL, atol=F32_RTOL * target)
 
@@ -720,8 +730,9 @@ def test_keras_cosine_config(keras, uba_tf) -> None:
     """CosineDecayTest.test_config (run_class_serialization_test): get_config through JSON and
     from_config, then serialize_keras_object / deserialize_keras_object through JSON, give the
     same config and attributes; CosineDecay's keys keep CosineDecay's values."""
-    kwargs = dict(initial_learning_rate=0.05, decay_steps=10, alpha=0.1, warmup_target=0.2, warmup_steps=2,
-                  name="my_cd")
+    kwargs = dict(
+        initial_learning_rate=0.05, decay_steps=10, alpha=0.1, warmup_target=0.2, warmup_steps=2, name="my_cd"
+    )
     builtin, ours = keras_pair(keras, uba_tf, **kwargs)
     config = ours.get_config()
     revived = type(ours).from_config(json.loads(json.dumps(config)))
@@ -734,9 +745,12 @@ def test_keras_cosine_config(keras, uba_tf) -> None:
     np.testing.assert_equal(set(dir(revived)), set(dir(ours)))
     np.testing.assert_equal({k: config[k] for k in builtin.get_config()}, builtin.get_config())
     steps = [0, 1, 2, 7, 12, 20]
-    np.testing.assert_allclose([float(keras.ops.convert_to_numpy(revived(s))) for s in steps],
-                               [float(keras.ops.convert_to_numpy(builtin(s))) for s in steps],
-                               rtol=F32_RTOL, atol=F32_RTOL * 0.2)
+    np.testing.assert_allclose(
+        [float(keras.ops.convert_to_numpy(revived(s))) for s in steps],
+        [float(keras.ops.convert_to_numpy(builtin(s))) for s in steps],
+        rtol=F32_RTOL,
+        atol=F32_RTOL * 0.2,
+    )
 
 
 def test_keras_warmup_steps_without_target(keras, uba_tf) -> None:
@@ -748,5 +762,6 @@ def test_keras_warmup_steps_without_target(keras, uba_tf) -> None:
     steps = [0, 5, 10, 50, 100, 120]
     got = [float(keras.ops.convert_to_numpy(ours(s))) for s in steps]
     np.testing.assert_allclose(got, [0.1 * keras_cosine(s, 100) for s in steps], rtol=F32_RTOL, atol=F32_RTOL * 0.1)
-    np.testing.assert_allclose(got, [float(keras.ops.convert_to_numpy(builtin(s))) for s in steps],
-                               rtol=F32_RTOL, atol=F32_RTOL * 0.1)
+    np.testing.assert_allclose(
+        got, [float(keras.ops.convert_to_numpy(builtin(s))) for s in steps], rtol=F32_RTOL, atol=F32_RTOL * 0.1
+    )
