@@ -21,6 +21,12 @@ from uba_core._validation import EXTRAS, install_command
 FRAMEWORKS = ("torch", "jax", "optax", "tensorflow", "keras", "matplotlib")
 
 
+@pytest.fixture
+def plotting() -> None:
+    """Skip where matplotlib is absent (the numpy-only install), unless CI requires it."""
+    framework("plot", "matplotlib")
+
+
 def python(code: str, *args: str) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter; return the finished process."""
     return subprocess.run(
@@ -75,14 +81,14 @@ def test_a_missing_framework_names_the_pip_command(adapter: str, module: str, ex
             import {adapter}
         except ImportError as err:
             print(err)
-            print(type(err.__cause__).__name__)
+            print(isinstance(err.__cause__, ImportError))
         else:
             print("imported")
     """)
     assert proc.returncode == 0, proc.stderr
     assert f"Install it with: {install_command(extra)}" in proc.stdout
     assert f"'{module}>=" in proc.stdout  # the command installs the missing framework itself
-    assert "ImportError" in proc.stdout.splitlines()[-1]  # raised from the original error
+    assert proc.stdout.splitlines()[-1] == "True"  # raised from the original import error
 
 
 def test_the_install_hints_match_the_declared_extras() -> None:
@@ -133,7 +139,7 @@ def test_one_version_everywhere() -> None:
     assert version("uba-schedule") == uba_core.__version__
 
 
-def test_cli_curve_prints_the_core_values_and_writes_csv_and_png(tmp_path) -> None:
+def test_cli_curve_prints_the_core_values_and_writes_csv_and_png(tmp_path, plotting) -> None:
     png, table = tmp_path / "c.png", tmp_path / "c.csv"
     proc = uba(
         "curve",
@@ -187,7 +193,7 @@ def test_cli_csv_is_written_in_blocks_with_every_step(tmp_path) -> None:
     np.testing.assert_array_equal(data[:, 1], UBAConfig(total_steps=total, peak_lr=1.0, phi=4.0)(data[:, 0]))
 
 
-def test_cli_reports_the_path_it_wrote(tmp_path) -> None:
+def test_cli_reports_the_path_it_wrote(tmp_path, plotting) -> None:
     plot = tmp_path / "plot"  # no extension: still this file, and a PNG
     proc = uba(*CURVE, "--png", str(plot))
     assert proc.returncode == 0, proc.stderr
@@ -272,6 +278,8 @@ def unwritable(tmp_path, kind: str, name: str):
 @pytest.mark.parametrize("kind", ["under-a-file", "missing-folder", "a-folder"])
 @pytest.mark.parametrize("flag", ["--csv", "--png"])
 def test_cli_an_unwritable_path_exits_1_with_a_message(tmp_path, flag: str, kind: str) -> None:
+    if flag == "--png":
+        framework("plot", "matplotlib")
     path = unwritable(tmp_path, kind, "out" + flag.replace("--", "."))
     before = sorted(tmp_path.rglob("*"))
     proc = uba(*CURVE, flag, str(path))
@@ -331,7 +339,7 @@ def test_printing_a_few_steps_of_a_huge_budget_allocates_no_curve() -> None:
     assert [line.split() for line in proc.stdout.splitlines()[1:]] == [["0", "1"], ["1", "1"]]
 
 
-def test_plotting_a_huge_budget_draws_a_bounded_number_of_steps(tmp_path) -> None:
+def test_plotting_a_huge_budget_draws_a_bounded_number_of_steps(tmp_path, plotting) -> None:
     png = tmp_path / "huge.png"  # 10**12 steps: the whole curve would be 8 TB
     proc = uba(
         "curve",

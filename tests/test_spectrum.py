@@ -457,7 +457,7 @@ def suggested(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_suggested_task_on_the_quadratic_task() -> None:
-    proc = suggested("quadratic-k10", "--total-steps", "300")
+    proc = suggested("quadratic-k10", "--total-steps", "300", "--no-progress")  # tqdm is a bench extra
     assert proc.returncode == 0, proc.stderr
     kappa = float(re.search(r"^  kappa +(\S+)$", proc.stdout, re.M).group(1))
     phi = float(re.search(r"^  phi +(\S+)$", proc.stdout, re.M).group(1))
