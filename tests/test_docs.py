@@ -15,6 +15,7 @@ in the site's nav, and the library's docstrings hold Markdown (what mkdocstrings
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import re
 import subprocess
@@ -47,7 +48,16 @@ NEEDS = {
     "keras": ("tf", "keras"),
 }
 TIMEOUT = 180  # seconds per block
-LIBRARY = sorted(p for pkg in ("uba_core", "uba_torch", "uba_jax", "uba_tf") for p in (ROOT / pkg).glob("*.py"))
+
+
+def package_dir(package: str) -> Path:
+    """Where ``package`` is imported from (the checkout, or an installed wheel), found without importing it."""
+    spec = importlib.util.find_spec(package)
+    assert spec is not None and spec.submodule_search_locations, f"{package} is not importable"
+    return Path(spec.submodule_search_locations[0])
+
+
+LIBRARY = sorted(p for pkg in ("uba_core", "uba_torch", "uba_jax", "uba_tf") for p in package_dir(pkg).glob("*.py"))
 
 
 def name(page: Path) -> str:
@@ -205,15 +215,15 @@ SPHINX = re.compile(r":(?:math|class|func|data|meth|attr|mod|exc|obj|ref|py:\w+)
 CROSS_REF = re.compile(r"\]\[((?:uba_core|uba_torch|uba_jax|uba_tf)(?:\.\w+)+)\]")
 
 
-@pytest.mark.parametrize("source", LIBRARY, ids=[p.relative_to(ROOT).as_posix() for p in LIBRARY])
+@pytest.mark.parametrize("source", LIBRARY, ids=[f"{p.parent.name}/{p.name}" for p in LIBRARY])
 def test_docstrings_hold_markdown_not_sphinx_roles(source: Path) -> None:
     found = [m.group(0).strip() for m in SPHINX.finditer(source.read_text())]
-    assert not found, f"{source.relative_to(ROOT)} has Sphinx markup {found}: write $math$ and [`name`][target]"
+    assert not found, f"{source} has Sphinx markup {found}: write $math$ and [`name`][target]"
 
 
 def public_names(package: str) -> set[str]:
     """``__all__`` of a package's ``__init__.py``, read without importing it (no framework needed)."""
-    tree = ast.parse((ROOT / package / "__init__.py").read_text())
+    tree = ast.parse((package_dir(package) / "__init__.py").read_text())
     for node in tree.body:
         targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
         if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
@@ -225,7 +235,7 @@ def defined_names(package: str) -> set[str]:
     """Every function, method and class name defined in a package's sources."""
     return {
         node.name
-        for path in (ROOT / package).glob("*.py")
+        for path in package_dir(package).glob("*.py")
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
     }
