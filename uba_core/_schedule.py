@@ -32,9 +32,10 @@ differentiable in $\varphi$ everywhere.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -165,8 +166,7 @@ def _decay(step: Any, config: UBAConfig, rates: _Rates, xp: ModuleType, remainin
     """The UBA decay and the floor after it, for every step (warmup not applied)."""
     if remaining is None:
         remaining = float(config.total_steps) - step
-    q = xp.clip(remaining / float(config.total_steps - config.warmup_steps), 0.0, 1.0)
-    f = _shape(q, rates.phi, xp)
+    f = _shape(_remaining_fraction(step, remaining, config, xp), rates.phi, xp)
     if config.exponent != 1.0:  # 0 ** e in the where's other branch would make grad NaN
         positive = f > 0.0
         f = xp.where(positive, xp.where(positive, f, 1.0) ** config.exponent, 0.0)
@@ -179,6 +179,27 @@ def _decay(step: Any, config: UBAConfig, rates: _Rates, xp: ModuleType, remainin
     return xp.clip(lr, xp.minimum(peak, floor), xp.maximum(peak, floor))
 
 
+def _remaining_fraction(step: Any, remaining: Any, config: UBAConfig, xp: ModuleType) -> Any:
+    """$q = 1 - p$, the fraction of the decay still to go, in [0, 1].
+
+    Without re-budgets it is ``remaining / (T - W - S)``: 1 through the warmup and the
+    stable phase, 0 from $T$ on. Each re-budget $(s_i, q_i)$ is a knot: $q$ runs
+    linearly between consecutive knots (from $(W + S, 1)$ to $(T, 0)$), so that after
+    the last knot the rest of the decay, from $q_k$ down to 0, is spread over the
+    new budget. The last segment uses the exact ``remaining``; at a knot both sides
+    give $q_i$ itself, so the rate does not jump.
+    """
+    if not config.rebudgets:
+        return xp.clip(remaining / float(config.total_steps - config.warmup_steps - config.stable_steps), 0.0, 1.0)
+    last_step, last_q = config.rebudgets[-1]
+    q = xp.clip(last_q * (remaining / float(config.total_steps - last_step)), 0.0, last_q)
+    knots = [(config.warmup_steps + config.stable_steps, 1.0), *config.rebudgets]
+    for (a, qa), (b, qb) in reversed(list(itertools.pairwise(knots))):
+        segment = xp.clip(qa + (qb - qa) * ((step - float(a)) / float(b - a)), qb, 1.0 if a == knots[0][0] else qa)
+        q = xp.where(step < float(b), segment, q)
+    return q
+
+
 def _warmup(step: Any, lr: Any, config: UBAConfig, rates: _Rates, xp: ModuleType) -> Any:
     """``lr`` with the linear warmup ramp in place at the steps below ``warmup_steps``."""
     warm = config.warmup_steps
@@ -187,7 +208,17 @@ def _warmup(step: Any, lr: Any, config: UBAConfig, rates: _Rates, xp: ModuleType
     return xp.where(step < warm, ramp, lr)
 
 
-_FIELDS = ("total_steps", "peak_lr", "phi", "min_lr", "warmup_steps", "warmup_start_lr", "exponent")
+_FIELDS = (
+    "total_steps",
+    "peak_lr",
+    "phi",
+    "min_lr",
+    "warmup_steps",
+    "warmup_start_lr",
+    "exponent",
+    "stable_steps",
+    "rebudgets",
+)
 
 
 def _validated(fields: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
@@ -198,11 +229,14 @@ def _validated(fields: Mapping[str, Any], names: Mapping[str, str]) -> dict[str,
 
     total = check_int(n("total_steps"), fields["total_steps"], minimum=1, integral_float=True)
     warm = check_int(n("warmup_steps"), fields["warmup_steps"], minimum=0, integral_float=True)
-    if warm >= total:
+    stable = check_int(n("stable_steps"), fields["stable_steps"], minimum=0, integral_float=True)
+    if warm + stable >= total:
+        rule, received = f"`{n('warmup_steps')}`", f"{n('warmup_steps')}={warm}"
+        if stable:
+            rule, received = f"{rule} + `{n('stable_steps')}`", f"{received}, {n('stable_steps')}={stable}"
         raise ValueError(
-            f"Argument `{n('warmup_steps')}` must be < `{n('total_steps')}` "
-            f"(the decay needs at least one step). "
-            f"Received: {n('warmup_steps')}={warm}, {n('total_steps')}={total}."
+            f"Argument {rule} must be < `{n('total_steps')}` (the decay needs at least one step). "
+            f"Received: {received}, {n('total_steps')}={total}."
         )
     return {
         "total_steps": total,
@@ -212,7 +246,36 @@ def _validated(fields: Mapping[str, Any], names: Mapping[str, str]) -> dict[str,
         "warmup_steps": warm,
         "warmup_start_lr": check_real(n("warmup_start_lr"), fields["warmup_start_lr"], minimum=0.0),
         "exponent": check_real(n("exponent"), fields["exponent"], positive=True),
+        "stable_steps": stable,
+        "rebudgets": _checked_rebudgets(n("rebudgets"), fields["rebudgets"], warm + stable, total),
     }
+
+
+def _checked_rebudgets(name: str, value: Any, start: int, total: int) -> tuple[tuple[int, float], ...]:
+    """``rebudgets`` as a tuple of ``(step, q)`` pairs: steps rising inside the decay, q falling in (0, 1)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise TypeError(
+            f"Argument `{name}` must be a sequence of (step, remaining fraction) pairs. "
+            f"Received: {name}={value!r} ({type(value).__name__})."
+        )
+    knots: list[tuple[int, float]] = []
+    previous = (start, 1.0)
+    for i, pair in enumerate(value):
+        if isinstance(pair, str | bytes) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise TypeError(
+                f"Argument `{name}[{i}]` must be a (step, remaining fraction) pair. Received: {name}[{i}]={pair!r}."
+            )
+        step = check_int(f"{name}[{i}][0]", pair[0], minimum=0, integral_float=True)
+        q = check_real(f"{name}[{i}][1]", pair[1], positive=True)
+        if not previous[0] < step < total or not q < previous[1]:
+            raise ValueError(
+                f"Argument `{name}` must hold steps rising from the decay's start ({start}) to below the "
+                f"total ({total}) with remaining fractions falling from 1 towards 0, each re-budget continuing "
+                f"the one before. Received: {name}[{i}]=({step!r}, {q!r}) after {previous!r}."
+            )
+        knots.append((step, q))
+        previous = (step, q)
+    return tuple(knots)
 
 
 DEFAULT_PHI: float = 2.0
@@ -240,6 +303,13 @@ class UBAConfig:
         warmup_start_lr: Rate at step 0 when warming up, >= 0.
         exponent: The shape is raised to this power, > 0 (optax's cosine schedules
             have it); 1 is the UBA curve itself.
+        stable_steps: Steps $S$ at the peak after the warmup, before the decay
+            (warmup-stable-decay); $W + S < T$. The decay then runs over the last
+            $T - W - S$ steps; with phi = 2 it is WSD's cosine cooldown.
+        rebudgets: The re-budgets this schedule went through, as $(s_i, q_i)$ pairs:
+            at step $s_i$ the decay had the fraction $q_i$ of its progress left, and
+            from there it was spread over a new budget. Written by
+            [`rebudget`][uba_core.UBAConfig.rebudget]; empty for a planned schedule.
 
     Calling the config on a step or an array of steps returns float64 rates.
 
@@ -263,6 +333,8 @@ class UBAConfig:
     warmup_steps: int = 0
     warmup_start_lr: float = 0.0
     exponent: float = 1.0
+    stable_steps: int = 0
+    rebudgets: tuple[tuple[int, float], ...] = ()
 
     def __post_init__(self) -> None:
         clean = _validated({k: getattr(self, k) for k in _FIELDS}, {})
@@ -283,9 +355,94 @@ class UBAConfig:
         out = uba_lr(steps, self)
         return out[()] if out.ndim == 0 else out
 
+    def remaining_fraction(self, step: int) -> float:
+        """$q$ at ``step``: the fraction of the decay still to go (1 before it, 0 from $T$ on)."""
+        step = check_int("step", step, minimum=0, integral_float=True)
+        return float(_remaining_fraction(float(step), float(self.total_steps - step), self, numpy))
+
+    def rebudget(self, step: int, total_steps: int) -> UBAConfig:
+        r"""This schedule, continued from ``step`` with a new budget ``total_steps``.
+
+        The curve up to ``step`` is unchanged. From ``step`` on, the rest of the decay
+        (what this schedule had left at ``step``) is spread over ``total_steps - step``
+        steps: the rate is continuous at ``step``, keeps the UBA shape, and reaches
+        the floor exactly at the new total. Longer and shorter budgets both work.
+        Before the decay has started (in the warmup or the stable phase) only the
+        total changes.
+
+        Args:
+            step: The step at which the budget changes, ``0 <= step < total_steps``,
+                and before this schedule's end.
+            total_steps: The new budget $T'$ (all steps, from 0).
+
+        Returns:
+            The new config.
+
+        Raises:
+            ValueError: ``step`` is past this schedule's end or not below the new
+                total, or the new total leaves the warmup and stable phase no decay.
+
+        Examples:
+            >>> cfg = UBAConfig(total_steps=100, peak_lr=1.0, phi=2.0)
+            >>> longer = cfg.rebudget(50, 150)
+            >>> float(cfg(50)) == float(longer(50)), float(longer(150))
+            (True, 0.0)
+        """
+        step = check_int("step", step, minimum=0, integral_float=True)
+        total = check_int("total_steps", total_steps, minimum=1, integral_float=True)
+        if not step < total:
+            raise ValueError(
+                f"Argument `total_steps` must be > `step` (the new budget continues after it). "
+                f"Received: step={step}, total_steps={total}."
+            )
+        if step >= self.total_steps:
+            raise ValueError(
+                f"Argument `step` must be < this schedule's total_steps={self.total_steps}: it has reached its "
+                f"floor, and there is no decay left to spread. Received: step={step}."
+            )
+        start = self.warmup_steps + self.stable_steps
+        if step <= start:
+            return dataclasses.replace(self, total_steps=total)
+        knots = tuple(k for k in self.rebudgets if k[0] < step)
+        return dataclasses.replace(self, total_steps=total, rebudgets=(*knots, (step, self.remaining_fraction(step))))
+
+    def cooldown(self, step: int, steps: int) -> UBAConfig:
+        r"""Cool down from ``step``: decay to the floor over the next ``steps`` steps.
+
+        From the stable phase (or a constant-rate run, written as a long stable
+        phase), this starts the UBA decay from the peak at ``step``: the schedule
+        becomes warmup, ``step - W`` stable steps, then ``steps`` of decay. Inside the
+        decay it is [`rebudget`][uba_core.UBAConfig.rebudget]``(step, step + steps)``.
+
+        Args:
+            step: Where the cooldown starts, at or after the warmup's end.
+            steps: Its length $D \ge 1$.
+
+        Returns:
+            The new config, ending at ``step + steps``.
+
+        Examples:
+            >>> run = UBAConfig(total_steps=10**6, peak_lr=0.1, stable_steps=10**6 - 1)
+            >>> cool = run.cooldown(1000, 200)
+            >>> cool.total_steps, cool.stable_steps, float(cool(1000)), float(cool(1200))
+            (1200, 1000, 0.1, 0.0)
+        """
+        step = check_int("step", step, minimum=0, integral_float=True)
+        steps = check_int("steps", steps, minimum=1, integral_float=True)
+        if step < self.warmup_steps:
+            raise ValueError(
+                f"Argument `step` must be >= warmup_steps={self.warmup_steps}: a cooldown starts after the "
+                f"warmup. Received: step={step}."
+            )
+        if step <= self.warmup_steps + self.stable_steps:
+            return dataclasses.replace(self, total_steps=step + steps, stable_steps=step - self.warmup_steps)
+        return self.rebudget(step, step + steps)
+
     def to_dict(self) -> dict[str, Any]:
-        """The fields as plain Python ints and floats (JSON-able)."""
-        return {key: getattr(self, key) for key in _FIELDS}
+        """The fields as plain Python ints, floats and lists (JSON-able)."""
+        out = {key: getattr(self, key) for key in _FIELDS}
+        out["rebudgets"] = [list(k) for k in self.rebudgets]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UBAConfig:
