@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import warnings
+from collections.abc import Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from uba_core._schedule import DEFAULT_PHI, CurveCache, UBAConfig, make_config
 from uba_core._validation import check_int, per_group, require_framework
@@ -27,6 +29,7 @@ _INTERNAL = tuple(
 )
 
 _NAMES = {"total_steps": "T_max", "min_lr": "eta_min"}
+_POLICIES = ("keep", "rebudget", "raise")  # what load_state_dict does when the budgets differ
 
 
 class UBABudgetWarning(UserWarning):
@@ -60,9 +63,15 @@ class UBALR(LRScheduler):
     ``SequentialLR``'s hand-over) jump to the closed form, the curve without factors,
     as torch's closed forms do.
 
+    When the budget changes during a run, [`rebudget`][uba_torch.UBALR.rebudget] and
+    [`cooldown`][uba_torch.UBALR.cooldown] continue the curve from the current step to a
+    new end; ``on_budget_change`` says what resuming a checkpoint with another ``T_max``
+    does.
+
     Args:
         optimizer: The wrapped optimizer.
-        T_max: Budget in scheduler steps, warmup included (an integral float is accepted).
+        T_max: Budget in scheduler steps, warmup and stable phase included (an integral
+            float is accepted).
         eta_min: Floor, a float or one per param group. Above a group's ``lr`` the
             group's rate rises to it, as in ``CosineAnnealingLR``.
         last_epoch: As in torch. Resuming through the constructor with
@@ -76,6 +85,18 @@ class UBALR(LRScheduler):
             ``initial_lr`` (its ``lr`` when the scheduler was first built); give it
             explicitly when a loaded optimizer state carries a stale ``initial_lr``.
         exponent: The shape is raised to this power (as in optax's cosine); 1 is UBA.
+        stable_steps: Steps $S$ held at the peak after the warmup (warmup-stable-decay);
+            the decay runs over the last ``T_max - warmup_steps - stable_steps`` steps.
+        rebudgets: The re-budgets of a continued schedule, as in
+            [`UBAConfig.rebudgets`][uba_core.UBAConfig]; written by ``rebudget`` and
+            ``cooldown`` (and carried by ``from_uba_config``), empty for a planned one.
+        on_budget_change: What ``load_state_dict`` does with a checkpoint whose budget
+            differs from this scheduler's ``T_max``. ``"keep"``: the checkpoint's schedule
+            wins, with a ``UserWarning`` (which the HF ``Trainer`` swallows when it
+            resumes). ``"rebudget"``: the checkpoint's schedule continues from its step to
+            this ``T_max``, continuous at that step and at ``eta_min`` from ``T_max`` on.
+            ``"raise"``: ``ValueError`` naming both budgets. Under ``"rebudget"`` and
+            ``"raise"`` any other difference still warns, and the checkpoint's wins.
 
     A group added with ``optimizer.add_param_group`` later joins the curve at the
     current step with its own ``lr`` as its peak (``eta_min`` and ``warmup_start_lr``
@@ -83,9 +104,16 @@ class UBALR(LRScheduler):
     into the group's tensor when its ``lr`` is a tensor (so ``torch.compile`` does
     not recompile; to keep external factors, each step reads a tensor ``lr`` back,
     one device synchronisation per group on a GPU). ``state_dict()`` holds plain types
-    (``torch.load(weights_only=True)`` reads it). ``load_state_dict`` continues with the checkpoint's schedule (warning
-    if it differs from the one built); a ``CosineAnnealingLR`` checkpoint continues
-    its budget, floor and peaks with this scheduler's ``phi``.
+    (``torch.load(weights_only=True)`` reads it). ``load_state_dict`` continues with the
+    checkpoint's schedule (warning if it differs from the one built; a different budget
+    as ``on_budget_change`` says); a ``CosineAnnealingLR`` checkpoint continues its
+    budget, floor and peaks with this scheduler's ``phi``.
+
+    Raises:
+        TypeError: ``optimizer`` is not a torch optimizer, an argument has the wrong type.
+        ValueError: An argument is out of its domain (``warmup_steps + stable_steps``
+            must be below ``T_max``; ``on_budget_change`` one of the three policies); the
+            message names it and the value.
 
     Examples:
         >>> model = torch.nn.Linear(2, 1)
@@ -110,6 +138,9 @@ class UBALR(LRScheduler):
         warmup_start_lr: float | list[float] = 0.0,
         peak_lr: float | list[float] | None = None,
         exponent: float = 1.0,
+        stable_steps: int = 0,
+        rebudgets: Sequence[tuple[int, float]] = (),
+        on_budget_change: Literal["keep", "rebudget", "raise"] = "keep",
     ) -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(
@@ -117,13 +148,26 @@ class UBALR(LRScheduler):
                 f"Received: optimizer={optimizer!r} ({type(optimizer).__name__})."
             )
         check_int("last_epoch", last_epoch, minimum=-1)
+        if not isinstance(on_budget_change, str) or on_budget_change not in _POLICIES:
+            error = ValueError if isinstance(on_budget_change, str) else TypeError
+            raise error(
+                f"Argument `on_budget_change` must be one of {', '.join(map(repr, _POLICIES))}. "
+                f"Received: on_budget_change={on_budget_change!r} ({type(on_budget_change).__name__})."
+            )
         count = len(optimizer.param_groups)
         lists = {
             "peak_lr": per_group("peak_lr", peak_lr, count),
             "min_lr": per_group("eta_min", eta_min, count),
             "warmup_start_lr": per_group("warmup_start_lr", warmup_start_lr, count),
         }
-        shared = {"total_steps": T_max, "phi": phi, "warmup_steps": warmup_steps, "exponent": exponent}
+        shared = {
+            "total_steps": T_max,
+            "phi": phi,
+            "warmup_steps": warmup_steps,
+            "exponent": exponent,
+            "stable_steps": stable_steps,
+            "rebudgets": rebudgets,
+        }
         self.configs = [
             _group_config(i, group, {**shared, **{k: v[i] for k, v in lists.items()}})
             for i, group in enumerate(optimizer.param_groups)
@@ -135,6 +179,7 @@ class UBALR(LRScheduler):
         self._ratios = [1.0] * count  # external factors on each group's curve
         self._written: list[float] | None = None  # what this scheduler last wrote
         self._past_budget_warned = False
+        self._on_budget_change = on_budget_change  # the loader's choice: not in state_dict
         # A scheduler built before this one on the same optimizer (LinearLR(0.4), say) has
         # scaled the lrs already; the first step keeps that factor, as the built-in keeps the lr.
         self._after_another = hasattr(optimizer.step, "_wrapped_by_lr_sched")
@@ -142,8 +187,22 @@ class UBALR(LRScheduler):
         del self._after_another
 
     @classmethod
-    def from_uba_config(cls, optimizer: torch.optim.Optimizer, config: UBAConfig, last_epoch: int = -1) -> UBALR:
-        """Build from a [`uba_core.UBAConfig`][uba_core.UBAConfig]; every param group gets its curve."""
+    def from_uba_config(
+        cls,
+        optimizer: torch.optim.Optimizer,
+        config: UBAConfig,
+        last_epoch: int = -1,
+        *,
+        on_budget_change: Literal["keep", "rebudget", "raise"] = "keep",
+    ) -> UBALR:
+        """Build from a [`uba_core.UBAConfig`][uba_core.UBAConfig]; every param group gets its curve.
+
+        Every group's config is ``config`` itself (its peak included), stable phase and
+        re-budgets too. ``last_epoch`` and ``on_budget_change`` are as in the constructor.
+
+        Raises:
+            TypeError: ``config`` is not a ``UBAConfig``.
+        """
         if not isinstance(config, UBAConfig):
             raise TypeError(
                 f"Argument `config` must be a UBAConfig. Received: config={config!r} ({type(config).__name__})."
@@ -159,11 +218,15 @@ class UBALR(LRScheduler):
             warmup_start_lr=c.warmup_start_lr,
             peak_lr=c.peak_lr,
             exponent=c.exponent,
+            stable_steps=c.stable_steps,
+            rebudgets=c.rebudgets,
+            on_budget_change=on_budget_change,
         )
 
     @property
     def T_max(self) -> int:
-        """The budget, warmup included (as in ``CosineAnnealingLR``)."""
+        """The budget, warmup and stable phase included (as in ``CosineAnnealingLR``); the new
+        one after [`rebudget`][uba_torch.UBALR.rebudget] or [`cooldown`][uba_torch.UBALR.cooldown]."""
         return self.configs[0].total_steps
 
     @property
@@ -175,6 +238,93 @@ class UBALR(LRScheduler):
     @property
     def phi(self) -> float:
         return self.configs[0].phi
+
+    def rebudget(self, total_steps: int) -> None:
+        r"""Continue the schedule from the current step (``last_epoch``) with the budget ``total_steps``.
+
+        Every group's config becomes ``config.rebudget(last_epoch, total_steps)``
+        ([`UBAConfig.rebudget`][uba_core.UBAConfig.rebudget]): the rates the optimizer
+        holds now stay as they are, the rest of the decay keeps the UBA shape and
+        reaches ``eta_min`` exactly at the new total, longer or shorter. In the warmup
+        or stable phase only the budget changes. External factors carry on.
+
+        Args:
+            total_steps: The new budget, all steps from 0, ``> last_epoch``.
+
+        Raises:
+            TypeError: ``total_steps`` is not an integer.
+            ValueError: ``total_steps`` is not above the current step or leaves the
+                warmup and stable phase no decay, or the scheduler has reached ``T_max``
+                (its decay is over). Nothing changes then.
+
+        Examples:
+            >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
+            >>> sched = UBALR(opt, 100)
+            >>> for _ in range(50):
+            ...     opt.step(); sched.step()
+            >>> sched.rebudget(150)
+            >>> opt.param_groups[0]["lr"] == float(UBAConfig(total_steps=100, peak_lr=1.0)(50)), sched.T_max
+            (True, 150)
+        """
+        total = check_int("total_steps", total_steps, minimum=1, integral_float=True)
+        t = self._decay_left("rebudget")
+        if total <= t:
+            raise ValueError(
+                "Argument `total_steps` must be > the scheduler's current step (the new budget continues "
+                f"after it). Received: total_steps={total!r} at last_epoch={t}."
+            )
+        self._use([cfg.rebudget(t, total) for cfg in self.configs])
+
+    def cooldown(self, steps: int) -> None:
+        r"""Decay to ``eta_min`` over the next ``steps`` steps, from the current step (``last_epoch``).
+
+        Every group's config becomes ``config.cooldown(last_epoch, steps)``
+        ([`UBAConfig.cooldown`][uba_core.UBAConfig.cooldown]). From the stable phase
+        (a run built with a long ``stable_steps``) the UBA decay starts from the peak now;
+        inside the decay this is ``rebudget(last_epoch + steps)``. The rates the optimizer
+        holds now stay as they are; ``T_max`` becomes ``last_epoch + steps``.
+
+        Args:
+            steps: Length of the cooldown, >= 1.
+
+        Raises:
+            TypeError: ``steps`` is not an integer.
+            ValueError: ``steps`` < 1, or the scheduler is still in its warmup or has
+                reached ``T_max``. Nothing changes then.
+
+        Examples:
+            >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
+            >>> sched = UBALR(opt, 10**6, stable_steps=10**6 - 1)
+            >>> for _ in range(1000):
+            ...     opt.step(); sched.step()
+            >>> sched.cooldown(200)
+            >>> sched.T_max, sched.configs[0].stable_steps
+            (1200, 1000)
+        """
+        steps = check_int("steps", steps, minimum=1, integral_float=True)
+        t = self._decay_left("cooldown")
+        warmup = self.configs[0].warmup_steps
+        if t < warmup:
+            raise ValueError(
+                f"UBALR.cooldown starts at or after the warmup's end: the scheduler is at step {t} < "
+                f"warmup_steps={warmup}."
+            )
+        self._use([cfg.cooldown(t, steps) for cfg in self.configs])
+
+    def _decay_left(self, method: str) -> int:
+        """The current step, checked to be before ``T_max`` (else there is no decay to continue)."""
+        t = self.last_epoch
+        if t >= self.T_max:
+            raise ValueError(
+                f"UBALR.{method}: the scheduler is at step {t} >= T_max={self.T_max}; its decay is over and "
+                "the rate holds eta_min, so there is nothing to continue. Build a new schedule instead."
+            )
+        return t
+
+    def _use(self, configs: list[UBAConfig]) -> None:
+        """Replace every group's config; the rates written so far (and the factors) stay."""
+        self.configs = configs
+        self._curves = [CurveCache(cfg) for cfg in configs]
 
     # torch annotates get_lr as list[float | Tensor]; this one returns Python floats only, and
     # list is invariant, so the narrower (true) return type needs the ignore.
@@ -263,12 +413,26 @@ class UBALR(LRScheduler):
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
-        del state["_curves"]
+        del state["_curves"], state["_on_budget_change"]
         state["configs"] = [cfg.to_dict() for cfg in self.configs]
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Continue from a ``UBALR`` (or ``CosineAnnealingLR``) checkpoint; the next ``step()``
+        writes the rate of the checkpoint's next step.
+
+        The checkpoint's schedule wins over the one this scheduler was built with; a
+        different budget is handled as ``on_budget_change`` says (this scheduler's
+        policy, never the checkpoint's), other differences warn.
+
+        Raises:
+            ValueError: The state is not a ``UBALR`` or ``CosineAnnealingLR`` state; or the
+                budgets differ and ``on_budget_change`` is ``"raise"``, or is
+                ``"rebudget"`` and the checkpoint has reached its own budget or is not
+                below this one. Nothing changes then.
+        """
         state = dict(state_dict)
+        state.pop("_on_budget_change", None)  # the policy is this scheduler's, never the checkpoint's
         # Groups that still hold what this scheduler wrote when it was built: the optimizer's
         # state was loaded before it (or not at all), and building wrote lr(0) over the
         # checkpoint's rates. They get the checkpoint's rates back below.
@@ -283,7 +447,8 @@ class UBALR(LRScheduler):
             # a checkpoint of version 0.1 carries no factors: it wrote the curve itself
             state.setdefault("_ratios", [1.0] * len(saved))
             state.setdefault("_written", [float(lr) for lr in state["_last_lr"]])
-            if saved != self.configs:
+            saved = self._budget_policy(saved, state["last_epoch"])
+            if self._differs(saved):
                 warnings.warn(
                     "UBALR.load_state_dict: the checkpoint's schedule differs from this "
                     "scheduler's; continuing with the checkpoint's.\n"
@@ -305,9 +470,10 @@ class UBALR(LRScheduler):
                 UserWarning,
                 stacklevel=2,
             )
+            saved = self._budget_policy(saved, state["last_epoch"])
             state["_ratios"] = [1.0] * len(saved)
             state["_written"] = [float(lr) for lr in state["_last_lr"]]
-            state["_past_budget_warned"] = state["last_epoch"] > T_max
+            state["_past_budget_warned"] = state["last_epoch"] > saved[0].total_steps
             state["_groups_can_join"] = True
         else:
             raise ValueError(
@@ -323,6 +489,40 @@ class UBALR(LRScheduler):
                     group["lr"].fill_(w)
                 else:
                     group["lr"] = w
+
+    def _budget_policy(self, saved: list[UBAConfig], step: int) -> list[UBAConfig]:
+        """The checkpoint's configs ``saved`` (at ``step``) after ``on_budget_change``, or its error."""
+        old, new = saved[0].total_steps, self.T_max
+        if old == new or self._on_budget_change == "keep":
+            return saved
+        if self._on_budget_change == "raise":
+            raise ValueError(
+                f"UBALR.load_state_dict: the checkpoint's budget T_max={old} differs from this scheduler's "
+                f"T_max={new} (on_budget_change='raise'). Build the scheduler with T_max={old} to resume as "
+                f"planned, or with on_budget_change='rebudget' to continue the checkpoint's curve to T_max={new}."
+            )
+        if not step < old or not step < new:
+            raise ValueError(
+                f"UBALR.load_state_dict cannot continue the checkpoint's schedule (T_max={old}, at step {step}) "
+                f"to this scheduler's T_max={new} (on_budget_change='rebudget'): "
+                + (
+                    "its decay is over (the rate holds its floor). To train on from there, build a new "
+                    "schedule, or keep the floor with on_budget_change='keep'."
+                    if step >= old
+                    else f"the new T_max={new} must be > the checkpoint's step {step}."
+                )
+            )
+        return [cfg.rebudget(step, new) for cfg in saved]
+
+    def _differs(self, saved: list[UBAConfig]) -> bool:
+        """Whether the checkpoint's configs ``saved`` (after the policy) differ from this scheduler's
+        in what warns: anything under "keep"; under the other policies, which made the budgets
+        equal, anything but the re-budgets that led the checkpoint there."""
+        if self._on_budget_change == "keep":
+            return saved != self.configs
+        return [dataclasses.replace(c, rebudgets=()) for c in saved] != [
+            dataclasses.replace(c, rebudgets=()) for c in self.configs
+        ]
 
 
 def _group_config(i: int, group: dict[str, Any], fields: dict[str, Any]) -> UBAConfig:
@@ -358,22 +558,39 @@ def get_uba_schedule_with_warmup(
     *,
     phi: float = DEFAULT_PHI,
     min_lr: float = 0.0,
+    num_stable_steps: int = 0,
+    on_budget_change: Literal["keep", "rebudget", "raise"] = "keep",
     last_epoch: int = -1,
 ) -> UBALR:
     r"""UBA with linear warmup from 0, named and ordered like transformers' schedule factories.
 
     ``get_cosine_schedule_with_warmup(optimizer, num_warmup_steps, num_training_steps)``
-    gives the same rates as this with ``phi=2``. The result is a [`UBALR`][uba_torch.UBALR], so
-    the HF ``Trainer`` saves it and reloads it with ``weights_only=True``.
+    gives the same rates as this with ``phi=2``; with ``num_stable_steps`` and
+    ``phi=2`` it is ``get_wsd_schedule(..., decay_type="cosine")`` with a warmup from 0.
+    The result is a [`UBALR`][uba_torch.UBALR], so the HF ``Trainer`` saves it and reloads
+    it with ``weights_only=True``. To resume a checkpoint with a larger (or smaller)
+    ``max_steps`` and continue its curve to the new end, build it with
+    ``on_budget_change="rebudget"``: the ``Trainer`` swallows the warning that the
+    default ``"keep"`` gives.
 
     Args:
         optimizer: The optimizer; each group's ``lr`` is its peak.
         num_warmup_steps: Warmup length, from 0 to the peak.
-        num_training_steps: Budget in optimizer updates, warmup included.
+        num_training_steps: Budget in optimizer updates: warmup, stable phase and decay.
         phi: Shape, > 0 (2 is cosine).
         min_lr: Floor reached at ``num_training_steps``.
+        num_stable_steps: Steps held at the peak after the warmup (as in transformers'
+            ``get_wsd_schedule``); the decay takes the rest of ``num_training_steps``.
+        on_budget_change: What ``load_state_dict`` does with a checkpoint of another
+            budget: ``"keep"`` it, ``"rebudget"`` (continue it to ``num_training_steps``)
+            or ``"raise"``; see [`UBALR`][uba_torch.UBALR].
         last_epoch: As in torch; keyword-only, because transformers' cosine factories
             have ``num_cycles`` in that place.
+
+    Raises:
+        TypeError: An argument has the wrong type.
+        ValueError: An argument is out of its domain (``num_warmup_steps +
+            num_stable_steps`` must be below ``num_training_steps``).
 
     Examples:
         >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
@@ -385,11 +602,21 @@ def get_uba_schedule_with_warmup(
     """
     # Validate under this function's argument names; the peak is each group's lr.
     make_config(
-        {"total_steps": "num_training_steps", "warmup_steps": "num_warmup_steps"},
+        {"total_steps": "num_training_steps", "warmup_steps": "num_warmup_steps", "stable_steps": "num_stable_steps"},
         total_steps=num_training_steps,
         warmup_steps=num_warmup_steps,
+        stable_steps=num_stable_steps,
         peak_lr=0.0,
         phi=phi,
         min_lr=min_lr,
     )
-    return UBALR(optimizer, num_training_steps, min_lr, last_epoch, phi=phi, warmup_steps=num_warmup_steps)
+    return UBALR(
+        optimizer,
+        num_training_steps,
+        min_lr,
+        last_epoch,
+        phi=phi,
+        warmup_steps=num_warmup_steps,
+        stable_steps=num_stable_steps,
+        on_budget_change=on_budget_change,
+    )
