@@ -1,6 +1,7 @@
 """The one table of hostile arguments, and the check every constructor test runs on it.
 
-Each row is (field, kind, bad value, expected error, expected message fragment). The
+Each row is (field, kind, bad value, expected error, expected message fragment, and
+optionally how the message shows the value, where that is an element of it). The
 field is a field of :class:`uba_core.UBAConfig`, or one of the few arguments that only
 adapters (``alpha``, ``last_epoch``, ``name``, ``config``) or the condition-number
 helpers (``kappa``) have. A test spells the fields in its entry point's argument names
@@ -10,12 +11,15 @@ with the expected error, naming the argument, the rule and the value received
 (``Argument `T_max` must be >= 1. Received: T_max=0``).
 
 The base arguments every test builds from have a budget of 100 steps (warmup
-included), so that ``warmup_steps`` 100 and 10**12 break the rule warmup < budget.
+included), so that ``warmup_steps`` 100 and 10**12 break the rule warmup < budget,
+and a decay that starts before step 40 (warmup plus stable steps), so that the
+``rebudgets`` rows at steps 50 and 60 break only the rule they are about.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -34,6 +38,9 @@ POSITIVE = "must be > 0"
 NON_NEGATIVE = "must be >= 0.0"
 WITHIN_BUDGET = "must be < `{total_steps}`"  # formatted with the test's argument names
 CONFIG = "must be a UBAConfig"
+SEQUENCE = "must be a sequence of (step, remaining fraction) pairs"
+PAIR = "must be a (step, remaining fraction) pair"
+RISING = "must hold steps rising from the decay's start"
 
 
 class Bad(NamedTuple):
@@ -42,6 +49,9 @@ class Bad(NamedTuple):
     value: Any
     error: type[Exception]
     fragment: str
+    # How the message shows what was received; ``{arg}`` is the argument's name. An
+    # element of a sequence is shown by its index: ``rebudgets[1]=(60, 0.6)``.
+    shown: str = "{arg}={value!r}"
 
 
 def _not_a_number(field: str, rule: str) -> list[Bad]:
@@ -92,6 +102,36 @@ HOSTILE: tuple[Bad, ...] = (
     *_count("warmup_steps", 0),
     Bad("warmup_steps", "at-budget", BUDGET, ValueError, WITHIN_BUDGET),
     Bad("warmup_steps", "past-budget", 10**12, ValueError, WITHIN_BUDGET),
+    # stable_steps: the steps at the peak after the warmup; warmup + stable < budget.
+    *_count("stable_steps", 0),
+    Bad("stable_steps", "at-budget", BUDGET, ValueError, WITHIN_BUDGET),
+    Bad("stable_steps", "past-budget", 10**12, ValueError, WITHIN_BUDGET),
+    # rebudgets: (step, remaining fraction) knots, steps rising inside the decay and
+    # fractions falling inside (0, 1).
+    Bad("rebudgets", "int", 3, TypeError, SEQUENCE),
+    Bad("rebudgets", "none", None, TypeError, SEQUENCE),
+    Bad("rebudgets", "str", "50,0.5", TypeError, SEQUENCE),
+    Bad("rebudgets", "dict", {50: 0.5}, TypeError, SEQUENCE),
+    Bad("rebudgets", "set", {(50, 0.5)}, TypeError, SEQUENCE),
+    Bad("rebudgets", "flat-pair", (50, 0.5), TypeError, PAIR, "{arg}[0]=50"),
+    Bad("rebudgets", "short-pair", [(50,)], TypeError, PAIR, "{arg}[0]=(50,)"),
+    Bad("rebudgets", "long-pair", [(50, 0.5, 1)], TypeError, PAIR, "{arg}[0]=(50, 0.5, 1)"),
+    Bad("rebudgets", "str-pair", ["50"], TypeError, PAIR, "{arg}[0]='50'"),
+    Bad("rebudgets", "bool-step", [(True, 0.5)], TypeError, INTEGER, "{arg}[0][0]=True"),
+    Bad("rebudgets", "fraction-step", [(50.5, 0.5)], ValueError, INTEGRAL, "{arg}[0][0]=50.5"),
+    Bad("rebudgets", "negative-step", [(-1, 0.5)], ValueError, "must be >= 0", "{arg}[0][0]=-1"),
+    Bad("rebudgets", "str-fraction", [(50, "0.5")], TypeError, REAL, "{arg}[0][1]='0.5'"),
+    Bad("rebudgets", "nan-fraction", [(50, NAN)], ValueError, FINITE, "{arg}[0][1]=nan"),
+    Bad("rebudgets", "zero-fraction", [(50, 0.0)], ValueError, POSITIVE, "{arg}[0][1]=0.0"),
+    Bad("rebudgets", "negative-fraction", [(50, -0.5)], ValueError, POSITIVE, "{arg}[0][1]=-0.5"),
+    Bad("rebudgets", "fraction-one", [(50, 1.0)], ValueError, RISING, "{arg}[0]=(50, 1.0)"),
+    Bad("rebudgets", "fraction-above-one", [(50, 1.5)], ValueError, RISING, "{arg}[0]=(50, 1.5)"),
+    Bad("rebudgets", "fraction-rising", [(50, 0.5), (60, 0.6)], ValueError, RISING, "{arg}[1]=(60, 0.6)"),
+    Bad("rebudgets", "step-repeated", [(50, 0.5), (50, 0.4)], ValueError, RISING, "{arg}[1]=(50, 0.4)"),
+    Bad("rebudgets", "step-falling", [(60, 0.5), (50, 0.4)], ValueError, RISING, "{arg}[1]=(50, 0.4)"),
+    Bad("rebudgets", "step-at-zero", [(0, 0.5)], ValueError, RISING, "{arg}[0]=(0, 0.5)"),
+    Bad("rebudgets", "step-at-budget", [(BUDGET, 0.5)], ValueError, RISING, f"{{arg}}[0]=({BUDGET}, 0.5)"),
+    Bad("rebudgets", "step-past-budget", [(10**12, 0.5)], ValueError, RISING, "{arg}[0]=(1000000000000, 0.5)"),
     *_real("peak_lr", NON_NEGATIVE),
     *_real("min_lr", NON_NEGATIVE),
     *_real("warmup_start_lr", NON_NEGATIVE),
@@ -169,10 +209,12 @@ def cases(
 
 
 def assert_rejected(build: Callable[..., Any], arg: str, bad: Bad) -> None:
-    """``build(**{arg: bad.value})`` raises ``bad.error``, naming ``arg``, the rule and the value."""
+    """``build(**{arg: bad.value})`` raises ``bad.error``, naming ``arg`` (or an element
+    of it, `` `rebudgets[1]` ``), the rule and the value."""
     with pytest.raises(bad.error) as info:
         build(**{arg: bad.value})
     message = str(info.value)
-    assert f"`{arg}`" in message, f"argument `{arg}` not named in: {message}"
-    assert f"{arg}={bad.value!r}" in message, f"value {arg}={bad.value!r} not shown in: {message}"
+    assert re.search(rf"`{re.escape(arg)}(\[\d+\])*`", message), f"argument `{arg}` not named in: {message}"
+    shown = bad.shown.format(arg=arg, value=bad.value)
+    assert shown in message, f"value {shown} not shown in: {message}"
     assert bad.fragment in message, f"rule {bad.fragment!r} not stated in: {message}"

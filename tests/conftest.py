@@ -9,7 +9,9 @@ The one table of hostile constructor arguments is tests/_hostile.py.
 from __future__ import annotations
 
 import importlib
+import itertools
 import os
+from collections.abc import Sequence
 from types import ModuleType
 
 import mpmath
@@ -66,24 +68,60 @@ def reference_factor(p: float, phi: float) -> float:
         return float(_shape(min(max(mpmath.mpf(float(p)), 0), 1), mpmath.mpf(float(phi))))
 
 
-def reference_lr(t: float, cfg: UBAConfig) -> float:
-    """lr(t) of uba-math.md, literally: the linear warmup below W, then
-    ``min_lr + (peak_lr - min_lr) * f(p) ** exponent`` with p = (t - W) / (T - W) clipped
-    to [0, 1], in 40-digit arithmetic. The exponent is 1 (the paper's curve) unless set."""
+def reference_remaining(t, cfg: UBAConfig, changes: Sequence[tuple[int, int]] = ()):
+    """The remaining fraction q = 1 - p of the decay at step ``t`` (an mpmath number), for
+    ``cfg`` after the budget ``changes``, literally from what each one means.
+
+    Without changes: 1 up to W + S, then piecewise linear through the knots of
+    ``cfg.rebudgets``, from (W + S, 1) through each (s_i, q_i) to (T, 0), and 0 after T.
+
+    A change (s, T') keeps the curve up to s and spreads what was left there, q(s), over
+    the new budget: q'(t) = q(t) for t <= s, q(s) (T' - t) / (T' - s) after, 0 from T' on.
+    Before the decay (s <= W + S) it is the plan itself with the total T' (no knots).
+    """
+    W, S = cfg.warmup_steps, cfg.stable_steps
+    if not changes:
+        knots = [(W + S, mpmath.mpf(1)), *((k, mpmath.mpf(q)) for k, q in cfg.rebudgets), (cfg.total_steps, 0)]
+        if t <= W + S:
+            return mpmath.mpf(1)
+        for (a, qa), (b, qb) in itertools.pairwise(knots):
+            if a <= t < b:  # find the segment, then interpolate in it
+                return qa + (qb - qa) * (t - a) / mpmath.mpf(b - a)
+        return mpmath.mpf(0)
+    *before, (s, new_total) = changes
+    if s <= W + S:
+        return min(mpmath.mpf(1), max(mpmath.mpf(0), (new_total - t) / mpmath.mpf(new_total - W - S)))
+    if t <= s:
+        return reference_remaining(t, cfg, before)
+    left = reference_remaining(mpmath.mpf(s), cfg, before)
+    return left * max(mpmath.mpf(0), (new_total - t) / mpmath.mpf(new_total - s))
+
+
+def reference_lr(t: float, cfg: UBAConfig, changes: Sequence[tuple[int, int]] = ()) -> float:
+    """lr(t) of uba-math.md, literally: the linear warmup below W, the peak through the
+    stable phase, then ``min_lr + (peak_lr - min_lr) * f(p) ** exponent`` with
+    p = 1 - q from :func:`reference_remaining` (without stable steps or re-budgets,
+    p = (t - W) / (T - W) clipped to [0, 1]), in 40-digit arithmetic. The exponent is 1
+    (the paper's curve) unless set.
+
+    ``changes``: budget changes ``(step, new_total)`` applied to ``cfg`` in order (what
+    ``cfg.rebudget(step, new_total)`` promises), evaluated from their meaning, not from
+    the knots the library stores.
+    """
     with mpmath.workdps(_REFERENCE_DIGITS):
         t = mpmath.mpf(float(t))
-        W, T = cfg.warmup_steps, cfg.total_steps
+        W = cfg.warmup_steps
         start, peak, floor = (mpmath.mpf(x) for x in (cfg.warmup_start_lr, cfg.peak_lr, cfg.min_lr))
         if t < W:
             return float(start + (peak - start) * t / W)
-        f = _shape(min((t - W) / (T - W), 1), mpmath.mpf(cfg.phi))
+        f = _shape(1 - reference_remaining(t, cfg, list(changes)), mpmath.mpf(cfg.phi))
         return float(floor + (peak - floor) * f ** mpmath.mpf(cfg.exponent))
 
 
-def reference_rates(cfg: UBAConfig, steps) -> np.ndarray:
+def reference_rates(cfg: UBAConfig, steps, changes: Sequence[tuple[int, int]] = ()) -> np.ndarray:
     """:func:`reference_lr` at every step of ``steps`` (any shape), as float64."""
     steps = np.asarray(steps, dtype=np.float64)
-    return np.array([reference_lr(t, cfg) for t in steps.ravel()]).reshape(steps.shape)
+    return np.array([reference_lr(t, cfg, changes) for t in steps.ravel()]).reshape(steps.shape)
 
 
 # --- the parity grid and float32 tolerances --------------------------------------------

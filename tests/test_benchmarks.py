@@ -190,3 +190,64 @@ def test_the_suggested_grid_needs_the_budgeted_results_first(tmp_path) -> None:
     proc = script("suggested.py", "grid", "--out", str(tmp_path))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"{tmp_path / 'budgeted.json'} not found: run python benchmarks/budgeted.py first" in proc.stderr
+
+
+# --- benchmarks/cooldown.py (issue 12) ---------------------------------------------------
+
+
+def test_cooldown_wsd_shapes_follow_their_formulas() -> None:
+    import cooldown
+
+    T, W, D = 200, warmup_steps(200), 40
+    t0 = T - D
+    for shape, formula in (("linear", lambda t: 1 - (t - t0) / D), ("1-sqrt", lambda t: 1 - math.sqrt((t - t0) / D))):
+        got = cooldown.multipliers(f"wsd-{shape}", T)
+        assert got.shape == (T,)
+        for t in (0, W - 1, W, t0 - 1):
+            assert got[t] == pytest.approx(min(t / W, 1.0), abs=1e-15), (shape, t)
+        for t in (t0, t0 + 1, t0 + 17, T - 1):
+            assert got[t] == pytest.approx(formula(t), rel=1e-14, abs=1e-15), (shape, t)
+    # The linear cooldown is budgeted.py's "wsd" itself.
+    np.testing.assert_allclose(cooldown.multipliers("wsd-linear", T), multipliers("wsd", T), rtol=1e-14, atol=1e-15)
+    for start, steps in ((120, 20), (160, 40)):
+        k = np.array([0, 1, 7, steps - 1])
+        np.testing.assert_allclose(cooldown.branch_multipliers("linear", T, start, steps)[k], 1 - k / steps)
+        np.testing.assert_allclose(cooldown.branch_multipliers("1-sqrt", T, start, steps)[k], 1 - np.sqrt(k / steps))
+
+
+@pytest.mark.parametrize("phi", [0.5, 1.0, 2.0, 4.0])
+def test_cooldown_uba_curves_are_the_library_configs(phi: float) -> None:
+    import cooldown
+
+    from uba_core import UBAConfig
+
+    T, W, D = 200, warmup_steps(200), 40
+    steps = np.arange(T)
+    wsu = UBAConfig(total_steps=T, peak_lr=1.0, phi=phi, warmup_steps=W, stable_steps=T - W - D)
+    np.testing.assert_array_equal(cooldown.multipliers(f"wsd-uba-{phi:g}", T), wsu(steps))
+    # Against the UBA formula itself: f = 2u / (2 phi + (2 - phi) u), u = 1 + cos(pi p), over the cooldown.
+    u = 1 + np.cos(np.pi * (steps[T - D :] - (T - D)) / D)
+    np.testing.assert_allclose(wsu(steps)[T - D :], 2 * u / (2 * phi + (2 - phi) * u), rtol=1e-12, atol=1e-15)
+    # The constant run is budgeted.py's "constant"; a branch's cooldown is UBAConfig.cooldown from it.
+    trunk = UBAConfig(total_steps=T + 1, peak_lr=1.0, phi=phi, warmup_steps=W, stable_steps=T - W)
+    np.testing.assert_array_equal(cooldown.trunk_config(T, phi)(steps), trunk(steps))
+    np.testing.assert_allclose(trunk(steps), multipliers("constant", T), atol=1e-15)
+    for start, length in ((120, 20), (160, 40)):
+        got = cooldown.branch_multipliers(f"uba-{phi:g}", T, start, length)
+        np.testing.assert_array_equal(got, trunk.cooldown(start, length)(start + np.arange(length)))
+    np.testing.assert_array_equal(cooldown.branch_multipliers(f"uba-{phi:g}", T, 160, 40), wsu(steps)[160:])
+    # Re-budget: planned for T / 2, extended at T / 4 to T; against planned for T from the start.
+    planned = UBAConfig(total_steps=T // 2, peak_lr=1.0, phi=phi, warmup_steps=warmup_steps(T // 2))
+    extended = cooldown.multipliers(f"rebudget-uba-{phi:g}", T)
+    np.testing.assert_array_equal(extended, planned.rebudget(T // 4, T)(steps))
+    # Up to the re-budget, the planned curve (the knots' interpolation rounds differently).
+    np.testing.assert_allclose(extended[: T // 4 + 1], planned(steps[: T // 4 + 1]), rtol=1e-14, atol=1e-15)
+    assert extended[-1] > 0 and np.all(np.diff(extended[W:]) <= 0)
+    np.testing.assert_array_equal(cooldown.multipliers(f"uba-{phi:g}", T), multipliers(f"uba-{phi:g}", T))
+
+
+def test_cooldown_script_shares_protocol_and_imports_no_other_script() -> None:
+    imported = imported_modules(BENCHMARKS / "cooldown.py")
+    assert "protocol" in imported and not imported & {"budgeted", "suggested"}
+    proc = script("cooldown.py", "--help")
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: "), proc.stderr

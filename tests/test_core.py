@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+import mpmath
 import numpy as np
 import pytest
 from _hostile import assert_rejected, cases
-from conftest import reference_factor, reference_rates
+from conftest import reference_factor, reference_rates, reference_remaining
 
 import uba_core as uc
 from uba_core import UBAConfig
@@ -216,7 +218,17 @@ def test_worst_case_residual_rejects_bad_step_sizes_by_name(step_sizes) -> None:
 # --- config validation and serialization --------------------------------------------
 
 GOOD = {"total_steps": 100, "peak_lr": 0.1, "phi": 2.0, "min_lr": 0.001, "warmup_steps": 10, "warmup_start_lr": 0.0}
-FIELDS = ("total_steps", "peak_lr", "phi", "min_lr", "warmup_steps", "warmup_start_lr", "exponent")
+FIELDS = (
+    "total_steps",
+    "peak_lr",
+    "phi",
+    "min_lr",
+    "warmup_steps",
+    "warmup_start_lr",
+    "exponent",
+    "stable_steps",
+    "rebudgets",
+)
 CHEBYSHEV = {"mu": 1.0, "L": 10.0, "total_steps": 5}
 
 # The core's entry points on tests/_hostile.py's table: mu and L follow phi's rule.
@@ -261,6 +273,35 @@ HOSTILE_CASES = [
 ]
 
 
+# rebudget's and cooldown's step follows warmup_steps' rule (a count below the budget),
+# their new total and length total_steps' rule (a count >= 1).
+PLAN = UBAConfig(total_steps=100, peak_lr=0.1, min_lr=0.001, warmup_steps=10, stable_steps=20)
+PAST_THE_END = (ValueError, "must be < this schedule's total_steps=100")
+HOSTILE_CASES += [
+    *cases(
+        "UBAConfig.rebudget",
+        lambda **kw: PLAN.rebudget(**{"step": 50, "total_steps": 200, **kw}),
+        {"warmup_steps": "step", "total_steps": "total_steps"},
+        errors={
+            ("warmup_steps", "at-budget"): PAST_THE_END,
+            ("warmup_steps", "past-budget"): (ValueError, "must be > `step`"),
+        },
+    ),
+    *cases(
+        "UBAConfig.cooldown",
+        lambda **kw: PLAN.cooldown(**{"step": 50, "steps": 100, **kw}),
+        {"warmup_steps": "step", "total_steps": "steps"},
+        errors={("warmup_steps", "at-budget"): PAST_THE_END, ("warmup_steps", "past-budget"): PAST_THE_END},
+    ),
+    *cases(
+        "UBAConfig.remaining_fraction",
+        lambda **kw: PLAN.remaining_fraction(**{"step": 50, **kw}),
+        {"warmup_steps": "step"},
+        valid={"warmup_steps": {"at-budget", "past-budget"}},  # 0 from the end on
+    ),
+]
+
+
 @pytest.mark.parametrize("build,arg,bad", HOSTILE_CASES)
 def test_core_entry_points_reject_hostile_arguments(build, arg: str, bad) -> None:
     assert_rejected(build, arg, bad)
@@ -279,12 +320,20 @@ def test_config_normalises_numpy_scalars_to_plain_types() -> None:
     assert type(cfg.total_steps) is int and type(cfg.peak_lr) is float and type(cfg.phi) is float
 
 
-def test_config_json_round_trip() -> None:
-    cfg = UBAConfig(**GOOD)
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        UBAConfig(**GOOD),
+        UBAConfig(**GOOD, stable_steps=30),
+        UBAConfig(**GOOD, stable_steps=30).rebudget(60, 250).rebudget(200, 220),
+    ],
+    ids=["plain", "stable", "stable-rebudgeted-twice"],
+)
+def test_config_json_round_trip(cfg: UBAConfig) -> None:
     again = UBAConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg
     assert UBAConfig.from_dict(json.loads(cfg.to_json())) == cfg
-    steps = np.arange(0, 120)
+    steps = np.arange(0, cfg.total_steps + 20)
     np.testing.assert_array_equal(again(steps), cfg(steps))
 
 
@@ -375,3 +424,209 @@ def test_rates_never_rise_by_an_ulp_at_the_start_of_a_long_decay(cfg: UBAConfig)
     # consecutive rates there differ by less than one ulp; rounding once made some rise by one
     steps = np.arange(cfg.warmup_steps, cfg.warmup_steps + 5000)
     assert np.all(np.diff(cfg(steps)) <= 0)
+
+
+# --- the stable phase, re-budgets and cooldowns (issue 12) ---------------------------------
+
+
+def budget_steps(cfg: UBAConfig, *switches: int) -> np.ndarray:
+    """Every step next to a kink (W, W + S, each switch, T) and a spread over 0..T + 5."""
+    W, S, T = cfg.warmup_steps, cfg.stable_steps, cfg.total_steps
+    kinks = [0, W, W + S, T, *switches, *(s for s, _ in cfg.rebudgets)]
+    near = [k + d for k in kinks for d in (-1, 0, 1)]
+    steps = np.concatenate([near, np.linspace(0, T + 5, 61).round(), [W + S + 0.5, T - 0.5]])
+    return np.unique(steps[steps >= 0])
+
+
+STABLE_CONFIGS = [
+    UBAConfig(total_steps=2, peak_lr=1.0, stable_steps=1),
+    UBAConfig(total_steps=100, peak_lr=0.1, phi=2.0, stable_steps=80),
+    UBAConfig(total_steps=1000, peak_lr=3e-4, phi=50.0, min_lr=3e-6, warmup_steps=100, stable_steps=500),
+    UBAConfig(total_steps=1000, peak_lr=1.0, phi=0.05, warmup_steps=10, warmup_start_lr=0.2, stable_steps=989),
+    UBAConfig(total_steps=500, peak_lr=1.0, phi=4.0, min_lr=0.1, stable_steps=100, exponent=2.0),
+    UBAConfig(total_steps=2**24 + 3, peak_lr=1.0, phi=0.5, min_lr=0.01, warmup_steps=2**20, stable_steps=2**23),
+]
+
+
+@pytest.mark.parametrize("cfg", STABLE_CONFIGS, ids=lambda c: f"T{c.total_steps}-S{c.stable_steps}-phi{c.phi}")
+def test_stable_phase_matches_the_reference(cfg: UBAConfig) -> None:
+    steps = budget_steps(cfg)
+    np.testing.assert_allclose(cfg(steps), reference_rates(cfg, steps), rtol=1e-12, atol=0)
+    W, S = cfg.warmup_steps, cfg.stable_steps
+    held = np.arange(W, W + S + 1)
+    assert np.all(cfg(held[:: max(1, S // 1000)]) == cfg.peak_lr)  # the peak exactly, through W + S
+    assert cfg.remaining_fraction(W + S) == 1.0 and cfg.remaining_fraction(cfg.total_steps) == 0.0
+
+
+@pytest.mark.parametrize("warm,stable,total", [(0, 0, 50), (0, 70, 100), (10, 60, 100), (100, 8000, 10_000)])
+def test_phi_two_with_a_stable_phase_is_wsd_with_a_cosine_cooldown(warm: int, stable: int, total: int) -> None:
+    """WSD (warmup-stable-decay), written here: linear warmup to the peak, the peak held
+    until W + S, then the cosine cooldown (1 + cos(pi (t - W - S) / D)) / 2 over the last
+    D = T - W - S steps, and the floor after them."""
+    peak, floor, start = 0.3, 0.003, 0.01
+    cfg = UBAConfig(
+        total_steps=total, peak_lr=peak, phi=2.0, min_lr=floor, warmup_steps=warm, warmup_start_lr=start,
+        stable_steps=stable,
+    )  # fmt: skip
+    t = np.arange(total + 10, dtype=np.float64)
+    cooldown = total - warm - stable
+    progress = np.clip((t - warm - stable) / cooldown, 0.0, 1.0)
+    wsd = np.where(
+        t < warm,
+        start + (peak - start) * t / max(warm, 1),
+        floor + (peak - floor) * 0.5 * (1 + np.cos(np.pi * progress)),
+    )
+    np.testing.assert_allclose(cfg(t), wsd, rtol=1e-13, atol=1e-16)
+
+
+# (plan, budget changes (step, new total) applied in order): longer and shorter, one and two,
+# from inside the decay, the stable phase and the warmup.
+REBUDGETS = {
+    "longer": (UBAConfig(total_steps=100, peak_lr=1.0, phi=2.0), [(50, 150)]),
+    "shorter": (UBAConfig(total_steps=100, peak_lr=1.0, phi=8.0, min_lr=0.05), [(50, 60)]),
+    "to-the-next-step": (UBAConfig(total_steps=100, peak_lr=1.0, phi=0.5), [(50, 51)]),
+    "first-decay-step": (UBAConfig(total_steps=100, peak_lr=1.0, phi=3.0, warmup_steps=10), [(11, 300)]),
+    "last-step": (UBAConfig(total_steps=100, peak_lr=1.0, phi=3.0, min_lr=0.2), [(99, 500)]),
+    "warm-stable-longer": (
+        UBAConfig(total_steps=1000, peak_lr=3e-4, phi=50.0, min_lr=3e-6, warmup_steps=100, stable_steps=500),
+        [(700, 1500)],
+    ),
+    "twice-longer-shorter": (
+        UBAConfig(total_steps=1000, peak_lr=0.5, phi=0.2, warmup_steps=50, warmup_start_lr=0.05, stable_steps=200),
+        [(400, 2000), (1200, 1300)],
+    ),
+    "twice-shorter-longer": (
+        UBAConfig(total_steps=1000, peak_lr=0.5, phi=5.0, min_lr=0.01, stable_steps=100),
+        [(300, 600), (500, 5000)],
+    ),
+    "twice-at-the-same-step": (UBAConfig(total_steps=200, peak_lr=1.0, phi=1.0), [(80, 400), (80, 120)]),
+    "back-before-the-first": (
+        UBAConfig(total_steps=200, peak_lr=1.0, phi=1.0, stable_steps=20),
+        [(150, 400), (100, 300)],  # the second goes back to before the first: its knot goes
+    ),
+    "in-the-stable-phase": (UBAConfig(total_steps=100, peak_lr=1.0, phi=4.0, stable_steps=50), [(30, 300)]),
+    "stable-phase-after-a-rebudget": (
+        UBAConfig(total_steps=100, peak_lr=1.0, phi=4.0, warmup_steps=5, stable_steps=50),
+        [(70, 300), (40, 60)],
+    ),
+    "warmup-shorter": (UBAConfig(total_steps=100, peak_lr=1.0, warmup_steps=20, warmup_start_lr=0.1), [(5, 40)]),
+    "exponent": (UBAConfig(total_steps=100, peak_lr=1.0, phi=4.0, min_lr=0.1, exponent=2.0), [(40, 70)]),
+    "huge-budget": (
+        UBAConfig(total_steps=2**24 + 3, peak_lr=1.0, phi=0.5, min_lr=0.01, warmup_steps=2**20, stable_steps=2**22),
+        [(2**23, 2**25 + 7), (2**25, 2**25 + 1000)],
+    ),
+}
+
+
+def apply(plan: UBAConfig, changes) -> list[UBAConfig]:
+    """``plan`` and each config after the next change, in order."""
+    out = [plan]
+    for step, total in changes:
+        out.append(out[-1].rebudget(step, total))
+    return out
+
+
+@pytest.mark.parametrize("name", list(REBUDGETS))
+def test_rebudget_matches_the_reference(name: str) -> None:
+    plan, changes = REBUDGETS[name]
+    history = apply(plan, changes)
+    cfg = history[-1]
+    steps = np.unique(np.concatenate([budget_steps(c, *(s for s, _ in changes)) for c in history]))
+    np.testing.assert_allclose(cfg(steps), reference_rates(plan, steps, changes), rtol=1e-12, atol=0)
+    # the stored knots are the remaining fractions the reference gives at those steps
+    for step, q in cfg.rebudgets:
+        with mpmath.workdps(40):
+            assert q == pytest.approx(float(reference_remaining(mpmath.mpf(step), plan, changes)), rel=1e-15)
+    assert cfg.total_steps == changes[-1][1] and cfg(cfg.total_steps) == cfg.min_lr
+
+
+@pytest.mark.parametrize("name", list(REBUDGETS))
+def test_rebudget_keeps_the_curve_up_to_the_switch(name: str) -> None:
+    plan, changes = REBUDGETS[name]
+    history = apply(plan, changes)
+    for before, after, (step, _) in zip(history[:-1], history[1:], changes, strict=True):
+        t = np.unique(np.linspace(0, step, 201).round())
+        np.testing.assert_allclose(after(t), before(t), rtol=1e-14, atol=0)
+        assert after(step) == before(step)  # no jump at the switch
+
+
+def test_rebudget_before_the_decay_only_changes_the_total() -> None:
+    plan = UBAConfig(total_steps=100, peak_lr=1.0, phi=4.0, min_lr=0.1, warmup_steps=10, stable_steps=30)
+    for step in (0, 5, 10, 25, 40):
+        for total in (41, 100, 1000):
+            assert plan.rebudget(step, total) == dataclasses.replace(plan, total_steps=total)
+    # re-budgets after the step are undone with the rest of the future
+    later = plan.rebudget(70, 200).rebudget(90, 300)
+    assert later.rebudget(20, 60) == dataclasses.replace(plan, total_steps=60)
+
+
+def test_rebudget_with_the_same_total_or_back_again_keeps_the_curve() -> None:
+    plan = UBAConfig(total_steps=1000, peak_lr=1.0, phi=3.0, min_lr=0.01, warmup_steps=50, stable_steps=100)
+    t = np.arange(1100)
+    np.testing.assert_allclose(plan.rebudget(400, 1000)(t), plan(t), rtol=1e-13, atol=0)
+    np.testing.assert_allclose(plan.rebudget(400, 3000).rebudget(400, 1000)(t), plan(t), rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize(
+    "plan,step,steps",
+    [
+        (UBAConfig(total_steps=10**6, peak_lr=0.1, stable_steps=10**6 - 1), 1000, 200),  # a constant run
+        (UBAConfig(total_steps=1000, peak_lr=0.1, phi=4.0, min_lr=1e-3, warmup_steps=100, stable_steps=600), 100, 50),
+        (UBAConfig(total_steps=1000, peak_lr=0.1, phi=4.0, min_lr=1e-3, warmup_steps=100, stable_steps=600), 350, 900),
+        (UBAConfig(total_steps=1000, peak_lr=0.1, phi=4.0, min_lr=1e-3, warmup_steps=100, stable_steps=600), 700, 1),
+        (UBAConfig(total_steps=1000, peak_lr=0.1, phi=4.0, warmup_steps=100, stable_steps=600).rebudget(800, 900),
+         500, 100),
+    ],
+    ids=["constant-run", "at-the-warmup-end", "inside-stable", "at-the-stable-end", "stable-after-a-rebudget"],
+)  # fmt: skip
+def test_cooldown_from_the_stable_phase_decays_from_the_peak(plan: UBAConfig, step: int, steps: int) -> None:
+    cool = plan.cooldown(step, steps)
+    W = plan.warmup_steps
+    # warmup W, stable step - W, then a decay of `steps`: the reference of that plan
+    expected = UBAConfig(**{**plan.to_dict(), "total_steps": step + steps, "stable_steps": step - W, "rebudgets": []})
+    assert cool == expected
+    t = budget_steps(cool, step)
+    np.testing.assert_allclose(cool(t), reference_rates(expected, t), rtol=1e-12, atol=0)
+    assert cool(step) == plan.peak_lr and cool(step + steps) == plan.min_lr
+    # the same decay as a fresh one of `steps` steps, shifted to start at `step`
+    d = np.arange(steps + 1)
+    fresh = UBAConfig(total_steps=steps, peak_lr=plan.peak_lr, phi=plan.phi, min_lr=plan.min_lr)
+    np.testing.assert_allclose(cool(step + d), fresh(d), rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("step,steps", [(701, 300), (800, 20), (800, 5000), (999, 1)])
+def test_cooldown_inside_the_decay_is_a_rebudget(step: int, steps: int) -> None:
+    plan = UBAConfig(total_steps=1000, peak_lr=0.1, phi=4.0, min_lr=1e-3, warmup_steps=100, stable_steps=600)
+    cool = plan.cooldown(step, steps)
+    assert cool == plan.rebudget(step, step + steps)
+    t = budget_steps(cool, step)
+    np.testing.assert_allclose(cool(t), reference_rates(plan, t, [(step, step + steps)]), rtol=1e-12, atol=0)
+
+
+def test_remaining_fraction_is_one_before_the_decay_and_zero_from_the_end() -> None:
+    cfg = UBAConfig(total_steps=100, peak_lr=1.0, warmup_steps=10, stable_steps=30).rebudget(70, 130)
+    assert [cfg.remaining_fraction(t) for t in (0, 10, 40, 130, 10**6)] == [1.0, 1.0, 1.0, 0.0, 0.0]
+    assert cfg.remaining_fraction(70) == 0.5 and cfg.remaining_fraction(100) == 0.25  # 30 / 60, then half of it
+    assert cfg.remaining_fraction(10.0) == 1.0  # an integral float is a step
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda: PLAN.rebudget(50, 50), r"`total_steps` must be > `step`.*Received: step=50, total_steps=50\."),
+        (lambda: PLAN.rebudget(50, 40), r"`total_steps` must be > `step`.*Received: step=50, total_steps=40\."),
+        (lambda: PLAN.rebudget(100, 200), r"`step` must be < this schedule's total_steps=100.*Received: step=100\."),
+        (lambda: PLAN.rebudget(150, 200), r"`step` must be < this schedule's total_steps=100.*Received: step=150\."),
+        # a new total that leaves the warmup and the stable phase (30 steps) no decay
+        (lambda: PLAN.rebudget(20, 30), r"`warmup_steps` \+ `stable_steps` must be < `total_steps`"),
+        (lambda: PLAN.cooldown(5, 10), r"`step` must be >= warmup_steps=10.*Received: step=5\."),
+        (lambda: PLAN.cooldown(50, 0), r"`steps` must be >= 1\. Received: steps=0"),
+        (lambda: PLAN.cooldown(100, 10), r"`step` must be < this schedule's total_steps=100"),
+        (lambda: PLAN.remaining_fraction(-1), r"`step` must be >= 0\. Received: step=-1"),
+    ],
+    ids=["total-at-step", "total-below-step", "step-at-end", "step-past-end", "no-decay-left", "cooldown-in-warmup",
+         "cooldown-of-zero-steps", "cooldown-past-end", "negative-step"],
+)  # fmt: skip
+def test_rebudget_and_cooldown_reject_impossible_requests(call, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()

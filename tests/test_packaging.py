@@ -181,6 +181,40 @@ def test_cli_curve_prints_the_core_values_and_writes_csv_and_png(tmp_path, plott
     assert proc.stdout.splitlines()[-2:] == [f"wrote {table}", f"wrote {png}"]
 
 
+def test_cli_curve_draws_the_final_curve_of_a_stable_phase_and_rebudgets(tmp_path, plotting) -> None:
+    png, table = tmp_path / "b.png", tmp_path / "b.csv"
+    budget = ("--total-steps", "1000", "--peak-lr", "0.1", "--min-lr", "0.001", "--warmup-steps", "50")
+    changes = ("--stable-steps", "500", "--rebudget", "800", "1500", "--rebudget", "1200", "1300")
+    proc = uba("curve", *budget, *changes, "--phi", "2", "8", "--steps", "0", "700", "1200", "1299", "1300",
+               "--png", str(png), "--csv", str(table))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    cfgs = [
+        UBAConfig(total_steps=1000, peak_lr=0.1, phi=phi, min_lr=0.001, warmup_steps=50, stable_steps=500)
+        .rebudget(800, 1500)
+        .rebudget(1200, 1300)
+        for phi in (2.0, 8.0)
+    ]
+    assert cfgs[0].total_steps == 1300 and len(cfgs[0].rebudgets) == 2
+    rows = [line.split() for line in proc.stdout.splitlines()[1:6]]
+    assert [int(row[0]) for row in rows] == [0, 700, 1200, 1299, 1300]
+    for row in rows:
+        np.testing.assert_allclose([float(x) for x in row[1:]], [c(int(row[0])) for c in cfgs], rtol=1e-5)
+    data = np.loadtxt(table, delimiter=",", skiprows=1)
+    np.testing.assert_array_equal(data[:, 0], np.arange(1301))  # over the final budget
+    for column, cfg in enumerate(cfgs, start=1):
+        np.testing.assert_array_equal(data[:, column], cfg(data[:, 0]))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_rebudget_in_the_stable_phase_only_changes_the_total() -> None:
+    proc = uba("curve", "--total-steps", "100", "--peak-lr", "1", "--stable-steps", "60", "--rebudget", "30", "160",
+               "--steps", "60", "110", "160")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    got = [float(line.split()[1]) for line in proc.stdout.splitlines()[1:]]
+    cosine = 0.5 * (1 + np.cos(np.pi * np.array([0, 50, 100]) / 100))  # the decay from 60 to 160
+    np.testing.assert_allclose(got, cosine, rtol=1e-5, atol=1e-12)
+
+
 def test_cli_csv_is_written_in_blocks_with_every_step(tmp_path) -> None:
     table = tmp_path / "long.csv"
     total = 150_000  # more than two of the CLI's blocks
@@ -256,6 +290,39 @@ def test_cli_phi_describes_the_shape(flag: str, value: str, phi: float) -> None:
             ["curve", "--total-steps", str(10**7 + 1), "--peak-lr", "1", "--csv", "never.csv"],
             "`--total-steps` must be <= 10000000 with --csv",
         ),
+        # the stable phase and re-budgets
+        ([*CURVE, "--stable-steps", "-1"], "`--stable-steps` must be >= 0. Received: --stable-steps=-1"),
+        ([*CURVE, "--stable-steps", "1.5"], "argument --stable-steps: invalid int value: '1.5'"),
+        ([*CURVE, "--stable-steps", "200"], "`--stable-steps` must be < `--total-steps`"),
+        (
+            [*CURVE, "--warmup-steps", "100", "--stable-steps", "100"],
+            "`--warmup-steps` + `--stable-steps` must be < `--total-steps` (the decay needs at least one step). "
+            "Received: --warmup-steps=100, --stable-steps=100, --total-steps=200.",
+        ),
+        ([*CURVE, "--rebudget", "50"], "argument --rebudget: expected 2 arguments"),
+        ([*CURVE, "--rebudget", "50", "x"], "argument --rebudget: invalid int value: 'x'"),
+        ([*CURVE, "--rebudget", "-1", "300"], "`--rebudget` STEP must be >= 0. Received: --rebudget -1 300."),
+        ([*CURVE, "--rebudget", "50", "50"], "`--rebudget` TOTAL must be > STEP (the new budget continues after it)"),
+        ([*CURVE, "--rebudget", "50", "40"], "`--rebudget` TOTAL must be > STEP"),
+        (
+            [*CURVE, "--rebudget", "200", "300"],
+            "`--rebudget` STEP must be < the budget it changes, 200 (the schedule is at its floor from there on). "
+            "Received: --rebudget 200 300.",
+        ),
+        (
+            [*CURVE, "--rebudget", "150", "300", "--rebudget", "300", "400"],  # past the first one's new end
+            "`--rebudget` STEP must be < the budget it changes, 300",
+        ),
+        (
+            [*CURVE, "--stable-steps", "100", "--rebudget", "50", "80"],
+            "`--rebudget` TOTAL must be > --warmup-steps + --stable-steps = 100 (the decay needs at least one step)",
+        ),
+        ([*CURVE, "--rebudget", "50", str(2**53 + 1)], f"`--rebudget` TOTAL must be <= 2**53 = {2**53}"),
+        (
+            [*CURVE, "--rebudget", "50", str(10**7 + 1), "--csv", "never.csv"],
+            f"`--rebudget` TOTAL (the final budget) must be <= 10000000 with --csv (a row per step). "
+            f"Received: --rebudget 50 {10**7 + 1}.",
+        ),
     ],
 )
 def test_cli_bad_arguments_exit_2_with_a_message_before_any_output(args: list[str], message: str, tmp_path) -> None:
@@ -306,7 +373,7 @@ def test_cli_without_matplotlib_still_prints_and_writes_csv(tmp_path) -> None:
     "args,expected",
     [
         (["--help"], "Print and plot UBA learning-rate curves"),
-        (["curve", "--help"], "Limits: --total-steps and --steps up to 2**53"),
+        (["curve", "--help"], "Limits: --total-steps, TOTAL and --steps up to 2**53"),
         (["phi", "--phi", "8"], "kappa           4"),
         (["curve", "--total-steps", "100", "--peak-lr", "1", "--steps", "50"], "0.5"),
     ],

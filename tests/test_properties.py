@@ -1,19 +1,31 @@
 """Hypothesis properties of the UBA schedule over the whole valid config space.
 
 The core is checked against facts of the specification (bounds, monotone decay,
-continuity at the warmup hand-off, the phi mirror identity, exact endpoints) and
-every adapter against the float64 core: torch exactly, optax and keras within a
-tolerance derived from float32 (see ``conftest.float32_tolerance``).
+continuity at the warmup hand-off, the phi mirror identity, exact endpoints), over
+configs with a stable phase and re-budgets too, and against the mpmath reference of
+conftest for budgets that change (continuity at every switch, the floor exactly at
+each new total, re-budgeting and back, cooldowns); every adapter is checked against
+the float64 core: torch exactly, optax and keras within a tolerance derived from
+float32 (see ``conftest.float32_tolerance``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
+import mpmath
 import numpy as np
 import pytest
-from conftest import assert_float32_matches_core, keras_rates, optax_rates, torch_rates
+from conftest import (
+    assert_float32_matches_core,
+    keras_rates,
+    optax_rates,
+    reference_rates,
+    reference_remaining,
+    torch_rates,
+)
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -38,8 +50,13 @@ def log_uniform(lo: float, hi: float) -> st.SearchStrategy[float]:
 
 
 @st.composite
-def configs(draw) -> UBAConfig:
-    """Any valid config: T in 1..1e9 (biased to small), W in 0..T-1, rates in [0, 10], phi in [1e-6, 1e30]."""
+def configs(draw, *, budgets: bool = False) -> UBAConfig:
+    """Any valid config: T in 1..1e9 (biased to small), W in 0..T-1, rates in [0, 10], phi in [1e-6, 1e30].
+
+    With ``budgets``, also a stable phase and up to two re-budgets (:func:`budget_histories`).
+    """
+    if budgets:
+        return draw(budget_histories())[2]
     total = draw(st.one_of(st.integers(1, 16), st.integers(1, 10_000), st.integers(1, 10**9)))
     warm = draw(st.one_of(st.just(0), st.just(total - 1), st.integers(0, total - 1)))
     peak = draw(st.one_of(st.sampled_from([0.0, 10.0]), st.floats(0.0, 10.0)))
@@ -51,16 +68,52 @@ def configs(draw) -> UBAConfig:
 
 
 @st.composite
-def configs_and_steps(draw) -> tuple[UBAConfig, np.ndarray]:
-    """A config and sorted unique integer steps in [0, 2T]: W-1, W, T-1, T always among them."""
+def stable_configs(draw) -> UBAConfig:
+    """A config of :func:`configs` with a stable phase of 0..T-1-W steps (W + S < T)."""
     cfg = draw(configs())
-    W, T = cfg.warmup_steps, cfg.total_steps
-    special = [0, W - 1, W, W + 1, T - 1, T, T + 1, 2 * T]
+    room = cfg.total_steps - 1 - cfg.warmup_steps
+    stable = draw(st.one_of(st.just(0), st.just(room), st.integers(0, room)))
+    return dataclasses.replace(cfg, stable_steps=stable)
+
+
+@st.composite
+def budget_histories(draw, *, changes: int | None = None) -> tuple[UBAConfig, list[tuple[int, int]], UBAConfig]:
+    """(plan, changes, config): a :func:`stable_configs` plan, 0 to 2 (or ``changes``)
+    budget changes ``(step, new total)`` at any step before the end (warmup, stable
+    phase, decay, the last step, back before an earlier change), longer and shorter,
+    and the config they make through ``UBAConfig.rebudget``. Totals stay below ~4e9 (and
+    so the steps of re-budgets below 2**31), far from where a step's remaining fraction
+    would round to the one before in float64."""
+    plan = draw(stable_configs())
+    cfg, history = plan, []
+    for _ in range(draw(st.integers(0, 2)) if changes is None else changes):
+        T, start = cfg.total_steps, cfg.warmup_steps + cfg.stable_steps
+        step = draw(st.one_of(st.integers(0, T - 1), st.sampled_from([T - 1, min(start + 1, T - 1)])))
+        lo = max(step, start) + 1
+        total = draw(st.one_of(st.integers(lo, lo + 16), st.integers(lo, 2 * T + 16), st.integers(lo, max(lo, 10**9))))
+        cfg = cfg.rebudget(step, total)
+        history.append((step, total))
+    return plan, history, cfg
+
+
+def kinks(cfg: UBAConfig) -> list[int]:
+    """Where the curve may bend: 0, W, W + S, each re-budget and T."""
+    W, S = cfg.warmup_steps, cfg.stable_steps
+    return [0, W, W + S, *(s for s, _ in cfg.rebudgets), cfg.total_steps]
+
+
+@st.composite
+def configs_and_steps(draw, *, budgets: bool = False) -> tuple[UBAConfig, np.ndarray]:
+    """A config and sorted unique integer steps in [0, 2T]: each kink and its neighbours
+    (W-1, W, T-1, T, ...) always among them."""
+    cfg = draw(configs(budgets=budgets))
+    T = cfg.total_steps
+    special = [d + k for k in kinks(cfg) for d in (-1, 0, 1)] + [2 * T]
     anywhere = draw(st.lists(st.integers(0, 2 * T), max_size=10))
-    near = draw(st.lists(st.integers(-3, 3), max_size=4))  # next to the two kinks
+    near = draw(st.lists(st.integers(-3, 3), max_size=4))  # next to the kinks
     run_start = draw(st.integers(0, 2 * T))  # a run of consecutive steps
     steps = np.array(
-        special + anywhere + [W + d for d in near] + [T + d for d in near] + list(range(run_start, run_start + 8)),
+        special + [k + d for k in kinks(cfg) for d in near] + anywhere + list(range(run_start, run_start + 8)),
         dtype=np.int64,
     )
     steps = np.unique(steps[(steps >= 0) & (steps <= 2 * T + 8)])
@@ -71,7 +124,7 @@ def configs_and_steps(draw) -> tuple[UBAConfig, np.ndarray]:
 
 
 @CORE
-@given(configs_and_steps())
+@given(configs_and_steps(budgets=True))
 # Hypothesis prefers "simple" floats, for which min + (peak - min) is exact; this one
 # (found with a random search) rounds above peak_lr if the rate is built that way.
 @example(
@@ -95,7 +148,7 @@ def test_rates_are_finite_and_within_the_bounds(case) -> None:
 
 
 @CORE
-@given(configs())
+@given(configs(budgets=True))
 def test_endpoints_are_the_given_rates(cfg: UBAConfig) -> None:
     """lr(t >= T) is min_lr and lr(0) is warmup_start_lr to the bit; lr(W) is peak_lr
     or the float just below it (min + (peak - min) rounds; the curve never exceeds peak)."""
@@ -107,7 +160,7 @@ def test_endpoints_are_the_given_rates(cfg: UBAConfig) -> None:
 
 
 @CORE
-@given(configs_and_steps())
+@given(configs_and_steps(budgets=True))
 def test_non_increasing_after_warmup(case) -> None:
     cfg, steps = case
     decay = steps[steps >= cfg.warmup_steps]  # sorted by construction
@@ -117,7 +170,7 @@ def test_non_increasing_after_warmup(case) -> None:
 
 
 @CORE
-@given(configs(), st.lists(st.floats(0.0, 1.0), min_size=1, max_size=8))
+@given(configs(budgets=True), st.lists(st.floats(0.0, 1.0), min_size=1, max_size=8))
 def test_non_increasing_at_fractional_steps_too(cfg: UBAConfig, fractions) -> None:
     """The core accepts float steps; the decay is monotone between the integers as well."""
     W, T = cfg.warmup_steps, cfg.total_steps
@@ -190,11 +243,12 @@ def test_phi_mirror_identity(phi: float, progress) -> None:
 
 
 @CORE
-@given(configs())
+@given(configs(budgets=True))
 def test_config_round_trips_through_dict_and_json(cfg: UBAConfig) -> None:
     as_dict = cfg.to_dict()
     assert all(type(v) in (int, float) for k, v in as_dict.items() if k != "rebudgets")
     assert as_dict["rebudgets"] == [list(k) for k in cfg.rebudgets]
+    assert all([type(s), type(q)] == [int, float] for s, q in as_dict["rebudgets"])
     assert UBAConfig.from_dict(as_dict) == cfg
     assert UBAConfig.from_dict(json.loads(json.dumps(as_dict))) == cfg
     again = UBAConfig.from_dict(json.loads(cfg.to_json()))
@@ -202,6 +256,156 @@ def test_config_round_trips_through_dict_and_json(cfg: UBAConfig) -> None:
     # Same fields bit for bit and of the same types (== alone accepts -0.0 for 0.0
     # and 3.0 for 3): the JSON texts agree.
     assert json.dumps(again.to_dict()) == json.dumps(as_dict)
+
+
+# --- the stable phase, re-budgets and cooldowns ----------------------------------------
+
+
+def _same_curve_tolerance(cfg: UBAConfig, steps: np.ndarray, expected: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """What two float64 evaluations of the same curve may differ by: 1e-12 of the rate, plus
+    what a remaining fraction q off by a few roundings (2**-44 of q, a factor ~100 over the
+    ~5 roundings of two knot levels) moves the rate, |df/dp| q 2**-44 times peak - floor,
+    plus 2**-50 of peak - floor for the shape's own roundings, plus 4 ulps of the largest
+    rate for the warmup ramp's."""
+    span = abs(cfg.peak_lr - cfg.min_lr)
+    ramp = 4 * _ulp(max(cfg.peak_lr, cfg.warmup_start_lr, cfg.min_lr))
+    return 1e-12 * np.abs(expected) + span * (_abs_dfdp(1.0 - q, cfg.phi) * q * 2.0**-44 + 2.0**-50) + ramp
+
+
+@CORE
+@given(budget_histories(), st.lists(st.integers(0, 10**9), max_size=6))
+def test_budget_changes_match_the_reference(history, extra) -> None:
+    """Every config made by rebudget equals the mpmath reference of the plan and its
+    changes (conftest: each change keeps the curve up to its step and spreads what was
+    left there over the new budget)."""
+    plan, changes, cfg = history
+    T = cfg.total_steps
+    near = [k + d for k in kinks(cfg) + [s for s, _ in changes] + [t for _, t in changes] for d in (-1, 0, 1)]
+    steps = np.unique([t for t in near + [e % (T + 2) for e in extra] if t >= 0]).astype(np.float64)
+    with mpmath.workdps(40):
+        q = np.array([float(reference_remaining(mpmath.mpf(t), plan, changes)) for t in steps])
+    expected = reference_rates(plan, steps, changes)
+    got = cfg(steps)
+    tol = _same_curve_tolerance(cfg, steps, expected, q)
+    assert np.all(np.abs(got - expected) <= tol), (steps, got - expected, tol)
+
+
+@CORE
+@given(budget_histories(changes=2))
+def test_no_jump_at_any_switch_and_the_floor_exactly_at_each_new_total(history) -> None:
+    plan, changes, _ = history
+    configs_ = [plan]
+    for step, total in changes:
+        before = configs_[-1]
+        after = before.rebudget(step, total)
+        configs_.append(after)
+        # the rate where the budget changes is the one the schedule had there
+        assert abs(after(step) - before(step)) <= 1e-12 * abs(before(step))
+        assert after.remaining_fraction(step) == before.remaining_fraction(step)
+        # the floor exactly at the new total, and held after it
+        assert np.all(after([total, total + 1, 2 * total]) == after.min_lr)
+        assert after(total - 1) >= after.min_lr
+    (first, _), (second, _) = changes
+    if first <= second:  # the second change kept the first's curve up to its own step
+        assert abs(configs_[2](first) - plan(first)) <= 1e-12 * abs(plan(first))
+
+
+@CORE
+@given(configs(budgets=True).filter(lambda c: len(c.rebudgets) > 0))
+def test_continuous_across_every_rebudget(cfg: UBAConfig) -> None:
+    """On either side of a re-budget's step s the rate tends to lr(s): the jump over
+    s +- eps shrinks in proportion to eps (a step in the curve would not).
+
+    f changes by a relative O(dq / min(q, 1 - q)) (d ln f / dq and d ln (1 - f) / dq are
+    at most ~2 / min(q, 1 - q)), so over eps below 2**-12 of the steps in which q moves
+    by min(q, 1 - q) it is linear in eps to well within a factor 2; the small eps is
+    2**-10 of the large one (as the float steps next to s round them)."""
+    span = abs(cfg.peak_lr - cfg.min_lr)
+    start = cfg.warmup_steps + cfg.stable_steps
+    knots = [(start, 1.0), *cfg.rebudgets, (cfg.total_steps, 0.0)]
+    for (a, qa), (s, q), (b, qb) in zip(knots, knots[1:], knots[2:], strict=False):
+        mid = cfg(s)
+        slack = 4 * _ulp(max(cfg.peak_lr, cfg.min_lr)) + span * float(_abs_dfdp(np.array(1.0 - q), cfg.phi)) * 2.0**-48
+        for side, slope, length in ((-1.0, (qa - q) / (s - a), s - a), (1.0, (q - qb) / (b - s), b - s)):
+            scale = min(min(q, 1.0 - q) / slope, length)  # steps, within the segment
+            big, small = s + side * scale * 2.0**-12, s + side * scale * 2.0**-22
+            eps_big, eps_small = abs(big - s), abs(small - s)  # exact (Sterbenz)
+            if not 0 < eps_big <= scale * 2.0**-11:
+                continue  # no float step that close to s
+            jump_big, jump_small = abs(cfg(big) - mid), abs(cfg(small) - mid)
+            assert jump_small <= 2 * jump_big * (eps_small / eps_big) + slack, (s, side, jump_big, jump_small, slack)
+
+
+@CORE
+@given(configs(budgets=True))
+def test_continuous_where_the_decay_starts(cfg: UBAConfig) -> None:
+    """The peak is held through W + S, and the decay leaves it continuously (as
+    test_continuous_at_the_warmup_hand_off, with the slope of the first decay segment)."""
+    W, S = cfg.warmup_steps, cfg.stable_steps
+    start, peak, floor, b = W + S, cfg.peak_lr, cfg.min_lr, cfg.phi / 2
+    assert cfg(start) in (peak, np.nextafter(peak, -np.inf))
+    if S:
+        assert np.all(cfg(np.unique(np.linspace(W, start, 9).round())) == cfg(start))
+    first_step, first_q = cfg.rebudgets[0] if cfg.rebudgets else (cfg.total_steps, 0.0)
+    slope = (1.0 - first_q) / (first_step - start)  # of q, per step
+    slack = 4 * _ulp(max(peak, floor))
+    for eps in (0.5, 1e-1, 1e-3, 1e-6, 1e-9):
+        right = start + eps
+        p_seen = (right - start) * slope + 8 * 2.0**-53  # q = 1 + (q1 - 1) x rounds near 1 too
+        bound = abs(peak - floor) * min(1.0, b * math.tan(math.pi * min(p_seen, 0.5) / 2) ** 2 * (1 + 1e-9))
+        assert abs(cfg(right) - cfg(start)) <= bound + slack, eps
+
+
+@CORE
+@given(budget_histories(), st.data())
+def test_rebudget_and_back_keeps_the_curve(history, data) -> None:
+    """Changing the budget and changing it back at the same step gives the curve before
+    (to the rounding of the remaining fraction); so does a change to the same total. The
+    step is at or after the last re-budget: one before it rewrites the future, that
+    re-budget included, and changing back cannot know of it."""
+    _, _, cfg = history
+    T = cfg.total_steps
+    step = data.draw(st.integers(cfg.rebudgets[-1][0] if cfg.rebudgets else 0, T - 1))
+    lo = max(step, cfg.warmup_steps + cfg.stable_steps) + 1
+    other = data.draw(st.integers(lo, max(lo, 10**9)))
+    if step <= cfg.warmup_steps + cfg.stable_steps:
+        assert cfg.rebudget(step, other).rebudget(step, T) == dataclasses.replace(cfg, rebudgets=())
+        return
+    steps = np.unique(np.concatenate([np.linspace(0, T + 1, 60).round(), kinks(cfg), [step - 1, step, step + 1]]))
+    steps = steps[steps >= 0]
+    expected = cfg(steps)
+    q = np.array([cfg.remaining_fraction(int(t)) for t in steps])
+    tol = _same_curve_tolerance(cfg, steps, expected, q)
+    for back in (cfg.rebudget(step, other).rebudget(step, T), cfg.rebudget(step, T)):
+        assert back.total_steps == T
+        assert np.all(np.abs(back(steps) - expected) <= tol), (steps, back(steps) - expected, tol)
+
+
+@CORE
+@given(budget_histories(), st.data())
+def test_rebudget_before_the_decay_only_changes_the_total(history, data) -> None:
+    _, _, cfg = history
+    start = cfg.warmup_steps + cfg.stable_steps
+    step = data.draw(st.integers(0, start))
+    total = data.draw(st.one_of(st.integers(start + 1, start + 20), st.integers(start + 1, max(start + 1, 10**9))))
+    assert cfg.rebudget(step, total) == dataclasses.replace(cfg, total_steps=total, rebudgets=())
+
+
+@CORE
+@given(budget_histories(), st.data())
+def test_cooldown_reaches_the_floor_after_its_steps(history, data) -> None:
+    _, _, cfg = history
+    W, start, T = cfg.warmup_steps, cfg.warmup_steps + cfg.stable_steps, cfg.total_steps
+    step = data.draw(st.integers(W, T - 1))
+    steps = data.draw(st.one_of(st.integers(1, 16), st.integers(1, 10**9)))
+    cool = cfg.cooldown(step, steps)
+    assert cool.total_steps == step + steps
+    assert np.all(cool([step + steps, step + steps + 1]) == cfg.min_lr)
+    assert cool(step) == cfg(step)  # no jump where it starts
+    if step <= start:  # from the peak: the stable phase ends at `step`
+        assert cool == dataclasses.replace(cfg, total_steps=step + steps, stable_steps=step - W, rebudgets=())
+    else:
+        assert cool == cfg.rebudget(step, step + steps)
 
 
 # --- every adapter equals the core --------------------------------------------------
@@ -218,7 +422,7 @@ def adapter(request):
 
 
 @ADAPTER
-@given(case=configs_and_steps())
+@given(case=configs_and_steps(budgets=True))  # stable phases and re-budgets included
 def test_adapter_equals_the_core(adapter, case) -> None:
     rates, exact = adapter
     cfg, steps = case

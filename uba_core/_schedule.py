@@ -171,7 +171,9 @@ def _decay(step: Any, config: UBAConfig, rates: _Rates, xp: ModuleType, remainin
         positive = f > 0.0
         f = xp.where(positive, xp.where(positive, f, 1.0) ** config.exponent, 0.0)
     peak, floor = rates.peak_lr, rates.min_lr
-    lr = floor + (peak - floor) * f
+    # At f = 1 (the warmup's end, the stable phase) the rate is the peak itself, not
+    # floor + (peak - floor), which can round one ulp away from it.
+    lr = xp.where(f >= 1.0, peak, floor + (peak - floor) * f)
     # 0 <= f <= 1, but floor + (peak - floor) can round one ulp past the peak: keep the
     # bound (the floor side needs none: floor plus a product of its sign stays past it).
     if isinstance(peak, float) and isinstance(floor, float):
@@ -231,9 +233,10 @@ def _validated(fields: Mapping[str, Any], names: Mapping[str, str]) -> dict[str,
     warm = check_int(n("warmup_steps"), fields["warmup_steps"], minimum=0, integral_float=True)
     stable = check_int(n("stable_steps"), fields["stable_steps"], minimum=0, integral_float=True)
     if warm + stable >= total:
-        rule, received = f"`{n('warmup_steps')}`", f"{n('warmup_steps')}={warm}"
-        if stable:
-            rule, received = f"{rule} + `{n('stable_steps')}`", f"{received}, {n('stable_steps')}={stable}"
+        parts = [(key, value) for key, value in (("warmup_steps", warm), ("stable_steps", stable)) if value]
+        parts = parts or [("warmup_steps", warm)]
+        rule = " + ".join(f"`{n(key)}`" for key, _ in parts)
+        received = ", ".join(f"{n(key)}={value}" for key, value in parts)
         raise ValueError(
             f"Argument {rule} must be < `{n('total_steps')}` (the decay needs at least one step). "
             f"Received: {received}, {n('total_steps')}={total}."
@@ -402,7 +405,7 @@ class UBAConfig:
             )
         start = self.warmup_steps + self.stable_steps
         if step <= start:
-            return dataclasses.replace(self, total_steps=total)
+            return dataclasses.replace(self, total_steps=total, rebudgets=())
         knots = tuple(k for k in self.rebudgets if k[0] < step)
         return dataclasses.replace(self, total_steps=total, rebudgets=(*knots, (step, self.remaining_fraction(step))))
 
@@ -435,7 +438,9 @@ class UBAConfig:
                 f"warmup. Received: step={step}."
             )
         if step <= self.warmup_steps + self.stable_steps:
-            return dataclasses.replace(self, total_steps=step + steps, stable_steps=step - self.warmup_steps)
+            return dataclasses.replace(
+                self, total_steps=step + steps, stable_steps=step - self.warmup_steps, rebudgets=()
+            )
         return self.rebudget(step, step + steps)
 
     def to_dict(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@ Examples::
 
     uba curve --total-steps 1000 --peak-lr 0.1 --phi 0.5 2 8 --steps 0 500 999 \\
         --png curves.png --csv curves.csv
+    uba curve --total-steps 1000 --peak-lr 0.1 --stable-steps 600 --rebudget 800 1500
     uba phi --phi 8
     uba phi --kappa 100
 
@@ -50,9 +51,12 @@ _EPILOG = (
     "task, in a checkout of the repository."
 )
 _CURVE_EPILOG = (
-    f"Limits: --total-steps and --steps up to 2**53 = {_MAX_STEP} (steps are "
+    f"Limits: --total-steps, TOTAL and --steps up to 2**53 = {_MAX_STEP} (steps are "
     f"evaluated in float64, exact up to there); --csv writes every step 0..T, for T up to "
-    f"{_MAX_CSV_STEPS}; --png plots at most {_PLOT_POINTS} evenly spaced steps of any T."
+    f"{_MAX_CSV_STEPS}; --png plots at most {_PLOT_POINTS} evenly spaced steps of any T. "
+    "With --rebudget, the curve printed, plotted and written is the final one, over "
+    "0..the last TOTAL: each --rebudget STEP TOTAL keeps the curve up to STEP and spreads "
+    "the rest of the decay over the new budget TOTAL (UBAConfig.rebudget)."
 )
 
 
@@ -84,6 +88,20 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     curve.add_argument("--min-lr", type=float, default=0.0)
     curve.add_argument("--warmup-steps", type=int, default=0)
     curve.add_argument("--warmup-start-lr", type=float, default=0.0)
+    curve.add_argument(
+        "--stable-steps",
+        type=int,
+        default=0,
+        help="steps held at the peak after the warmup, before the decay (warmup-stable-decay)",
+    )
+    curve.add_argument(
+        "--rebudget",
+        type=int,
+        nargs=2,
+        action="append",
+        metavar=("STEP", "TOTAL"),
+        help="at STEP, change the budget to TOTAL steps (repeatable, applied in order)",
+    )
     curve.add_argument("--steps", type=int, nargs="+", help="steps to print (default: 11 evenly spaced)")
     curve.add_argument("--png", help="write a plot of the whole curves here, as PNG (needs matplotlib)")
     curve.add_argument("--csv", help="write step,phi=... columns for every step 0..T here")
@@ -101,7 +119,7 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
 
 _FLAGS = {
     key: "--" + key.replace("_", "-")
-    for key in ("total_steps", "peak_lr", "phi", "min_lr", "warmup_steps", "warmup_start_lr")
+    for key in ("total_steps", "peak_lr", "phi", "min_lr", "warmup_steps", "warmup_start_lr", "stable_steps")
 }
 
 
@@ -114,6 +132,39 @@ def _check_steps(flag: str, values: Sequence[int]) -> None:
                 f"Argument `{flag}` must be <= 2**53 = {_MAX_STEP} (steps are evaluated "
                 f"in float64, exact up to there). Received: {flag}={value}."
             )
+
+
+def _rebudgeted(config: UBAConfig, changes: Sequence[Sequence[int]]) -> UBAConfig:
+    """``config`` after each ``--rebudget STEP TOTAL`` in turn; errors name the flag."""
+    for step, total in changes:
+        received = f"Received: --rebudget {step} {total}."
+        start = config.warmup_steps + config.stable_steps
+        if step < 0:
+            raise ValueError(f"Argument `--rebudget` STEP must be >= 0. {received}")
+        if total > _MAX_STEP:
+            raise ValueError(
+                f"Argument `--rebudget` TOTAL must be <= 2**53 = {_MAX_STEP} (steps are evaluated "
+                f"in float64, exact up to there). {received}"
+            )
+        if not step < total:
+            raise ValueError(
+                f"Argument `--rebudget` TOTAL must be > STEP (the new budget continues after it). {received}"
+            )
+        if not step < config.total_steps:
+            raise ValueError(
+                f"Argument `--rebudget` STEP must be < the budget it changes, {config.total_steps} (the "
+                f"schedule is at its floor from there on). {received}"
+            )
+        if not start < total:
+            raise ValueError(
+                f"Argument `--rebudget` TOTAL must be > --warmup-steps + --stable-steps = {start} "
+                f"(the decay needs at least one step). {received}"
+            )
+        try:
+            config = config.rebudget(step, total)
+        except (TypeError, ValueError) as err:  # what the checks above do not foresee
+            raise ValueError(f"Argument `--rebudget` cannot continue the schedule: {err} {received}") from err
+    return config
 
 
 def _pyplot() -> ModuleType:
@@ -146,17 +197,22 @@ def _write_csv(path: str, header: list[str], configs: list[UBAConfig]) -> None:
 
 
 def _write_png(path: str, plt: ModuleType, configs: list[UBAConfig]) -> None:
-    total, warm = configs[0].total_steps, configs[0].warmup_steps
+    first = configs[0]
+    total, warm = first.total_steps, first.warmup_steps
+    switches = [step for step, _ in first.rebudgets]
     if total < _PLOT_POINTS:
         steps = numpy.arange(total + 1, dtype=numpy.float64)
-    else:
-        steps = numpy.unique(numpy.append(numpy.linspace(0, total, _PLOT_POINTS).round(), warm))
+    else:  # the kinks exactly: the warmup's and the stable phase's ends, each re-budget
+        kinks = [warm, warm + first.stable_steps, *switches]
+        steps = numpy.unique(numpy.append(numpy.linspace(0, total, _PLOT_POINTS).round(), kinks))
     fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
     colors = plt.cm.viridis(numpy.linspace(0.0, 0.92, len(configs)))
     for cfg, color in zip(configs, colors, strict=True):
         style = "--" if cfg.phi == 2.0 else "-"
         label = f"phi = {cfg.phi:g}" + (" (cosine)" if cfg.phi == 2.0 else "")
         ax.plot(steps, cfg(steps), style, color=color, label=label, lw=1.8)
+    for i, step in enumerate(switches):
+        ax.axvline(step, color="0.5", ls=":", lw=1, label=None if i else "re-budget")
     ax.set_xlabel("step")
     ax.set_ylabel("learning rate")
     ax.set_title(f"UBA schedule, T = {total}: the phi family")
@@ -183,20 +239,24 @@ def _curve(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
                 min_lr=args.min_lr,
                 warmup_steps=args.warmup_steps,
                 warmup_start_lr=args.warmup_start_lr,
+                stable_steps=args.stable_steps,
             )
             for phi in args.phi
         ]
         _check_steps("--total-steps", [args.total_steps])  # the warmup is shorter
+        changes = args.rebudget or []
+        configs = [_rebudgeted(cfg, changes) for cfg in configs]
         _check_steps("--steps", args.steps or [])
-        if args.csv and args.total_steps > _MAX_CSV_STEPS:
+        total = configs[0].total_steps  # the final budget
+        if args.csv and total > _MAX_CSV_STEPS:
+            what = "`--rebudget` TOTAL (the final budget)" if changes else "`--total-steps`"
+            received = "--rebudget {} {}".format(*changes[-1]) if changes else f"--total-steps={total}"
             raise ValueError(
-                f"Argument `--total-steps` must be <= {_MAX_CSV_STEPS} with --csv (a row per "
-                f"step). Received: --total-steps={args.total_steps}."
+                f"Argument {what} must be <= {_MAX_CSV_STEPS} with --csv (a row per step). Received: {received}."
             )
     except (TypeError, ValueError) as err:
         usage(str(err))
     plt = _pyplot() if args.png else None
-    total = args.total_steps
     if args.steps is None:
         shown = numpy.unique(numpy.linspace(0, total, 11).round().astype(numpy.int64))
     else:

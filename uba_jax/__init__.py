@@ -3,12 +3,15 @@
 The pair mirrors ``optax.cosine_decay_schedule`` and
 ``optax.warmup_cosine_decay_schedule`` (``decay_steps`` includes the warmup, as in
 optax). Each factory validates its arguments once and returns a trace-safe
-closure over [`uba_core.uba_lr`][uba_core.uba_lr] evaluated with ``jax.numpy``: it works under
+callable over [`uba_core.uba_lr`][uba_core.uba_lr] evaluated with ``jax.numpy``: it works under
 ``jax.jit`` and ``jax.vmap``, is differentiable with respect to ``phi`` and the
 rates, and stays finite for any budget and int32 counts up to ``2**31 - 1``. The
 rates may be arrays, as in optax (a sweep over learning rates in one ``jit``); the
 rate returned is weakly typed when they are Python floats, so ``lr * bf16`` stays
-bfloat16. Past the budget it holds the floor.
+bfloat16. Past the budget it holds the floor. ``stable_steps`` holds the peak after the
+warmup (warmup-stable-decay) inside ``decay_steps``, and when the budget changes
+mid-run, [`rebudget`][uba_jax.rebudget] and [`cooldown`][uba_jax.cooldown] build the
+continued schedule from the old one and the step of the switch.
 [`estimate_spectrum`][uba_jax.estimate_spectrum] gives the Hessian spectrum of a loss (for
 [`uba_core.suggest_phi`][uba_core.suggest_phi]).
 """
@@ -34,7 +37,14 @@ import numpy  # noqa: E402
 
 from uba_jax._spectrum import estimate_spectrum  # noqa: E402
 
-__all__ = ["estimate_spectrum", "from_uba_config", "uba_decay_schedule", "warmup_uba_decay_schedule"]
+__all__ = [
+    "cooldown",
+    "estimate_spectrum",
+    "from_uba_config",
+    "rebudget",
+    "uba_decay_schedule",
+    "warmup_uba_decay_schedule",
+]
 __test__: dict[str, object] = {"estimate_spectrum": estimate_spectrum}  # its Examples run with this module's doctests
 
 #: What the factories return: a schedule optax accepts (an ``optax.Schedule``) whose rate
@@ -46,7 +56,7 @@ def from_uba_config(config: UBAConfig, *, phi: ArrayLike | None = None) -> Sched
     """The optax schedule of a [`uba_core.UBAConfig`][uba_core.UBAConfig].
 
     Args:
-        config: The schedule.
+        config: The schedule, its stable phase and re-budgets included.
         phi: A phi overriding ``config.phi``, typically traced (to differentiate the
             curve with respect to phi); a concrete one is validated like the config's.
 
@@ -70,21 +80,108 @@ def from_uba_config(config: UBAConfig, *, phi: ArrayLike | None = None) -> Sched
 
 
 def _schedule(config: UBAConfig, **overrides: Any) -> Schedule:
-    """The closure over the validated ``config``; ``overrides`` are array values (or None)."""
+    """The schedule of the validated ``config``; ``overrides`` are array values (or None)."""
     check_float32_positive("phi", config.phi)
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    total = config.total_steps
+    return _UBASchedule(config, {k: v for k, v in overrides.items() if v is not None})
 
-    def schedule(count: ArrayLike) -> jax.Array:
+
+class _UBASchedule:
+    """``count -> rate``, what every factory returns (an ``optax.Schedule``).
+
+    An object rather than a closure so that [`rebudget`][uba_jax.rebudget] can read the
+    config it evaluates. The config is not public: where a rate or phi is an array, the
+    config holds a placeholder for it and ``overrides`` the array.
+    """
+
+    def __init__(self, config: UBAConfig, overrides: dict[str, Any]) -> None:
+        self._config = config
+        self._overrides = overrides
+
+    def __call__(self, count: ArrayLike) -> jax.Array:
         count = jnp.asarray(count)
         step = count * 1.0  # a weakly typed float, as in optax
         remaining = None  # T - count in integers: exact for counts above 2**24
+        total = self._config.total_steps
         # jnp.iinfo is ml_dtypes.iinfo, which has no annotations.
         if jnp.issubdtype(count.dtype, jnp.signedinteger) and total <= jnp.iinfo(count.dtype).max:  # type: ignore[no-untyped-call]
             remaining = (total - count) * 1.0
-        rate: jax.Array = uba_lr(step, config, xp=jnp, remaining=remaining, **overrides)
+        rate: jax.Array = uba_lr(step, self._config, xp=jnp, remaining=remaining, **self._overrides)
         return rate
 
+    def __repr__(self) -> str:
+        return f"<uba_jax schedule of {self._config!r}>"
+
+
+def rebudget(schedule: Schedule, step: int, total_steps: int) -> Schedule:
+    """``schedule`` continued from count ``step`` with the new budget ``total_steps``.
+
+    The rates up to ``step`` are unchanged; from there the rest of the decay is spread
+    over the new budget, continuous at ``step``, reaching the floor at ``total_steps``
+    (see [`uba_core.UBAConfig.rebudget`][uba_core.UBAConfig.rebudget]). Longer and
+    shorter budgets both work, and so does re-budgeting again. To switch, build the
+    same optimizer with the new schedule (``optax.adamw(learning_rate=new)``), jit its
+    update again, and go on with the old optimizer state: its count goes on too.
+
+    Args:
+        schedule: A schedule built by this module (its factories, `from_uba_config`,
+            or `rebudget` / `cooldown` themselves).
+        step: The count at which the budget changes.
+        total_steps: The new budget, counted from 0 like ``decay_steps`` (warmup included).
+
+    Returns:
+        The new schedule; rates given as arrays (or traced) stay arrays.
+
+    Raises:
+        TypeError: ``schedule`` was not built here (a plain function has no config).
+        ValueError: ``step`` is past the schedule's end or not below ``total_steps``.
+
+    Examples:
+        >>> sched = warmup_uba_decay_schedule(0.0, 1.0, 10, 110, phi=2.0)
+        >>> longer = rebudget(sched, 60, 160)
+        >>> float(longer(60)) == float(sched(60)), float(longer(160))
+        (True, 0.0)
+    """
+    old = _ours(schedule)
+    return _UBASchedule(old._config.rebudget(step, total_steps), old._overrides)
+
+
+def cooldown(schedule: Schedule, step: int, steps: int) -> Schedule:
+    """``schedule`` cooled down from count ``step`` to its floor over ``steps`` counts.
+
+    From the stable phase, the decay starts at ``step`` from the peak; inside the decay
+    it is ``rebudget(schedule, step, step + steps)`` (see
+    [`uba_core.UBAConfig.cooldown`][uba_core.UBAConfig.cooldown]).
+
+    Args:
+        schedule: A schedule built by this module.
+        step: Where the cooldown starts, at or after the warmup's end.
+        steps: Its length, >= 1.
+
+    Returns:
+        The new schedule, at its floor from count ``step + steps`` on.
+
+    Raises:
+        TypeError: ``schedule`` was not built here.
+        ValueError: ``step`` is inside the warmup or past the schedule's end, or
+            ``steps`` < 1.
+
+    Examples:
+        >>> run = warmup_uba_decay_schedule(0.0, 1.0, 10, 10**6, stable_steps=10**6 - 11)
+        >>> cool = cooldown(run, 500, 100)
+        >>> [round(float(cool(c)), 6) for c in (499, 500, 550, 600)]
+        [1.0, 1.0, 0.5, 0.0]
+    """
+    old = _ours(schedule)
+    return _UBASchedule(old._config.cooldown(step, steps), old._overrides)
+
+
+def _ours(schedule: Any) -> _UBASchedule:
+    if not isinstance(schedule, _UBASchedule):
+        raise TypeError(
+            "Argument `schedule` must be a schedule built by uba_jax (its factories, from_uba_config, "
+            f"rebudget or cooldown), which knows its config. Received: schedule={schedule!r} "
+            f"({type(schedule).__name__})."
+        )
     return schedule
 
 
@@ -113,10 +210,13 @@ def uba_decay_schedule(
     exponent: float = 1.0,
     *,
     phi: ArrayLike = DEFAULT_PHI,
+    stable_steps: int = 0,
 ) -> Schedule:
     r"""UBA decay from ``init_value`` to ``alpha * init_value`` over ``decay_steps``.
 
     Same arguments as ``optax.cosine_decay_schedule``, which ``phi=2`` reproduces.
+    With ``stable_steps`` $S$ the rate holds ``init_value`` for $S$ counts and
+    decays over the remaining ``decay_steps - S``.
 
     Args:
         init_value: Rate at count 0, >= 0; a float or an array (vmap, grad).
@@ -126,6 +226,8 @@ def uba_decay_schedule(
         exponent: The shape is raised to this power, > 0 (as in optax).
         phi: Shape, > 0; default [`uba_core.DEFAULT_PHI`][uba_core.DEFAULT_PHI]. May be traced
             (``jax.grad`` with respect to phi).
+        stable_steps: Counts at ``init_value`` before the decay, inside ``decay_steps``:
+            0 <= stable_steps < decay_steps.
 
     Raises:
         TypeError, ValueError: an argument is invalid; the message names it.
@@ -148,6 +250,7 @@ def uba_decay_schedule(
         phi=phi_value,
         min_lr=frac * init,
         exponent=exponent,
+        stable_steps=stable_steps,
     )
     return _schedule(cfg, phi=traced, peak_lr=init_array, min_lr=floor)
 
@@ -161,11 +264,15 @@ def warmup_uba_decay_schedule(
     exponent: float = 1.0,
     *,
     phi: ArrayLike = DEFAULT_PHI,
+    stable_steps: int = 0,
 ) -> Schedule:
     r"""Linear warmup from ``init_value`` to ``peak_value``, then UBA decay to ``end_value``.
 
     Same arguments as ``optax.warmup_cosine_decay_schedule``, which ``phi=2``
-    reproduces: ``decay_steps`` is the whole budget, warmup included.
+    reproduces: ``decay_steps`` is the whole budget, warmup included. With
+    ``stable_steps`` $S$ the rate holds ``peak_value`` for $S$ counts after the
+    warmup $W$ (warmup-stable-decay); the budget stays ``decay_steps``, so the
+    decay runs over the last ``decay_steps - W - S`` counts.
 
     Args:
         init_value: Rate at count 0, >= 0; a float or an array.
@@ -175,6 +282,8 @@ def warmup_uba_decay_schedule(
         end_value: Floor, >= 0; a float or an array.
         exponent: The shape is raised to this power, > 0 (as in optax).
         phi: Shape, > 0; default [`uba_core.DEFAULT_PHI`][uba_core.DEFAULT_PHI]. May be traced.
+        stable_steps: Counts at ``peak_value`` after the warmup, inside ``decay_steps``:
+            warmup_steps + stable_steps < decay_steps.
 
     Raises:
         TypeError, ValueError: an argument is invalid; the message names it.
@@ -183,6 +292,9 @@ def warmup_uba_decay_schedule(
         >>> sched = warmup_uba_decay_schedule(0.0, 1.0, 10, 110, phi=2.0)
         >>> [round(float(sched(c)), 6) for c in (0, 5, 10, 60, 110)]
         [0.0, 0.5, 1.0, 0.5, 0.0]
+        >>> wsd = warmup_uba_decay_schedule(0.0, 1.0, 10, 110, stable_steps=60, phi=2.0)
+        >>> [round(float(wsd(c)), 6) for c in (10, 70, 90, 110)]
+        [1.0, 1.0, 0.5, 0.0]
     """
     start, start_array = _split("init_value", init_value, placeholder=0.0, minimum=0.0)
     peak, peak_array = _split("peak_value", peak_value, placeholder=0.0, minimum=0.0)
@@ -203,5 +315,6 @@ def warmup_uba_decay_schedule(
         warmup_steps=warmup_steps,
         warmup_start_lr=start,
         exponent=exponent,
+        stable_steps=stable_steps,
     )
     return _schedule(cfg, phi=traced, peak_lr=peak_array, min_lr=end_array, warmup_start_lr=start_array)

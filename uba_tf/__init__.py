@@ -7,6 +7,7 @@ Runs on keras.ops only, so it works inside ``model.fit`` on every Keras backend
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from uba_core._schedule import DEFAULT_PHI, UBAConfig, make_config, uba_lr
@@ -34,6 +35,18 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
     times the peak (or ``min_learning_rate`` exactly), held after the budget.
     ``phi=2`` gives ``CosineDecay``'s curve.
 
+    ``stable_steps`` hold the peak between the warmup and the decay
+    (warmup-stable-decay). They add to the budget, as the warmup does: the run is
+    ``warmup_steps + stable_steps + decay_steps`` steps, and ``decay_steps`` is the
+    length of the cooldown. When the budget changes mid-run,
+    [`rebudget`][uba_tf.UBADecay.rebudget] and [`cooldown`][uba_tf.UBADecay.cooldown]
+    return the continued schedule, again a `UBADecay`: it records the switch in
+    ``rebudgets``, so that it saves and reloads like any other. To give it to a
+    compiled model, set ``model.optimizer.learning_rate = new`` and call
+    ``model.make_train_function(force=True)``: the train step compiled before still
+    evaluates the old schedule (a model saved after the assignment and reloaded
+    has the new one).
+
     The optimizer evaluates ``schedule(iterations)`` before incrementing, so the
     k-th update uses $\mathrm{lr}(k)$. The rate has the dtype of
     ``initial_learning_rate`` as ``CosineDecay``'s has (float32 for a Python float,
@@ -54,6 +67,10 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
         exponent: The shape is raised to this power, > 0; 1 is UBA.
         min_learning_rate: The floor as an absolute rate, instead of ``alpha``
             (used by [`from_uba_config`][uba_tf.UBADecay.from_uba_config], so no floor is rebuilt by a division).
+        stable_steps: Steps at the peak after the warmup, >= 0, not counted in ``decay_steps``.
+        rebudgets: The budget changes this schedule went through, as (step, remaining
+            fraction) pairs (see [`uba_core.UBAConfig.rebudgets`][uba_core.UBAConfig]);
+            written by `rebudget` and `cooldown`, empty for a planned schedule.
 
     Raises:
         TypeError, ValueError: an argument is invalid; the message names it.
@@ -62,6 +79,9 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
         >>> sched = UBADecay(0.1, 100, phi=2.0)
         >>> round(float(sched(50)), 6)
         0.05
+        >>> wsd = UBADecay(0.0, 100, warmup_target=0.1, warmup_steps=10, stable_steps=90)
+        >>> [round(float(wsd(t)), 6) for t in (10, 100, 150, 200)]
+        [0.1, 0.1, 0.05, 0.0]
     """
 
     # The core schedule, and the validated arguments get_config() returns.
@@ -75,6 +95,7 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
     phi: float
     exponent: float
     min_learning_rate: float | None
+    stable_steps: int
 
     def __init__(
         self,
@@ -88,12 +109,15 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
         phi: float = DEFAULT_PHI,
         exponent: float = 1.0,
         min_learning_rate: float | None = None,
+        stable_steps: int = 0,
+        rebudgets: Sequence[Sequence[float]] = (),
     ) -> None:
         super().__init__()
         if not isinstance(name, str):
             raise TypeError(f"Argument `name` must be a str. Received: name={name!r} ({type(name).__name__}).")
         decay = check_int("decay_steps", decay_steps, minimum=1, integral_float=True)
         warm = check_int("warmup_steps", warmup_steps, minimum=0, integral_float=True)
+        stable = check_int("stable_steps", stable_steps, minimum=0, integral_float=True)
         alpha = check_real("alpha", alpha, minimum=0.0, maximum=1.0)
         dtype = keras.backend.standardize_dtype(getattr(initial_learning_rate, "dtype", None) or keras.backend.floatx())
         self._dtype = "float64" if dtype == "float64" else "float32"
@@ -125,13 +149,15 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
             names["min_lr"] = "min_learning_rate"
         self.uba_config = make_config(
             names,
-            total_steps=decay + used_warm,
+            total_steps=decay + used_warm + stable,
             peak_lr=peak,
             phi=phi,
             min_lr=floor,
             warmup_steps=used_warm,
             warmup_start_lr=start,
             exponent=exponent,
+            stable_steps=stable,
+            rebudgets=rebudgets,
         )
         # The validated plain values, so that get_config() is JSON-able as it is.
         cfg = self.uba_config
@@ -145,6 +171,7 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
         self.warmup_target = None if warmup_target is None else cfg.peak_lr
         self.warmup_steps = used_warm  # the warning above is not repeated on every reload
         self.min_learning_rate = None if min_learning_rate is None else cfg.min_lr
+        self.stable_steps = cfg.stable_steps
 
     def __call__(self, step: Any) -> Any:
         step = ops.convert_to_tensor(step)
@@ -166,24 +193,99 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
             "phi": self.phi,
             "exponent": self.exponent,
             "min_learning_rate": self.min_learning_rate,
+            "stable_steps": self.stable_steps,
+            "rebudgets": [list(knot) for knot in self.uba_config.rebudgets],
         }
+
+    def rebudget(self, step: int, total_steps: int) -> UBADecay:
+        """This schedule continued from iteration ``step`` with the new budget ``total_steps``.
+
+        The rates up to ``step`` are unchanged; from there the rest of the decay is
+        spread over the new budget, continuous at ``step``, reaching the floor at
+        ``total_steps`` (see [`uba_core.UBAConfig.rebudget`][uba_core.UBAConfig.rebudget]).
+        The other arguments are kept; ``decay_steps`` becomes
+        ``total_steps - warmup_steps - stable_steps``.
+
+        Args:
+            step: The iteration at which the budget changes.
+            total_steps: The new budget, all iterations from 0 (warmup and stable
+                steps included).
+
+        Returns:
+            The new schedule.
+
+        Raises:
+            ValueError: ``step`` is past this schedule's end or not below ``total_steps``.
+
+        Examples:
+            >>> sched = UBADecay(0.1, 100, phi=2.0)
+            >>> longer = sched.rebudget(50, 150)
+            >>> float(longer(50)) == float(sched(50)), float(longer(150)), longer.decay_steps
+            (True, 0.0, 150)
+        """
+        return self._continued(self.uba_config.rebudget(step, total_steps))
+
+    def cooldown(self, step: int, steps: int) -> UBADecay:
+        """This schedule cooled down from iteration ``step`` to its floor over ``steps`` iterations.
+
+        From the stable phase, the decay starts at ``step`` from the peak (``stable_steps``
+        becomes ``step - warmup_steps`` and ``decay_steps`` becomes ``steps``); inside the
+        decay it is ``rebudget(step, step + steps)`` (see
+        [`uba_core.UBAConfig.cooldown`][uba_core.UBAConfig.cooldown]).
+
+        Args:
+            step: Where the cooldown starts, at or after the warmup's end.
+            steps: Its length, >= 1.
+
+        Returns:
+            The new schedule, at its floor from iteration ``step + steps`` on.
+
+        Raises:
+            ValueError: ``step`` is inside the warmup or past this schedule's end, or
+                ``steps`` < 1.
+
+        Examples:
+            >>> run = UBADecay(0.1, 1, stable_steps=10**6)
+            >>> cool = run.cooldown(500, 100)
+            >>> [round(float(cool(t)), 6) for t in (500, 550, 600)], cool.stable_steps
+            ([0.1, 0.05, 0.0], 500)
+        """
+        return self._continued(self.uba_config.cooldown(step, steps))
+
+    def _continued(self, cfg: UBAConfig) -> UBADecay:
+        """This schedule's arguments with the budget, stable phase and re-budgets of ``cfg``."""
+        args = self.get_config()
+        args.update(
+            decay_steps=cfg.total_steps - cfg.warmup_steps - cfg.stable_steps,
+            stable_steps=cfg.stable_steps,
+            rebudgets=cfg.rebudgets,
+        )
+        continued = type(self)(**args)
+        continued._dtype = self._dtype  # get_config holds a plain float: keep a float64 rate float64
+        return continued
 
     @classmethod
     def from_uba_config(cls, config: UBAConfig, name: str = "UBADecay") -> UBADecay:
-        """Build from a [`uba_core.UBAConfig`][uba_core.UBAConfig] (its floor is kept exactly)."""
+        """Build from a [`uba_core.UBAConfig`][uba_core.UBAConfig] (its floor is kept exactly).
+
+        ``decay_steps`` is the config's total less its warmup and stable steps; its
+        re-budgets are carried over.
+        """
         if not isinstance(config, UBAConfig):
             raise TypeError(
                 f"Argument `config` must be a UBAConfig. Received: config={config!r} ({type(config).__name__})."
             )
         return cls(
             config.warmup_start_lr,
-            config.total_steps - config.warmup_steps,
+            config.total_steps - config.warmup_steps - config.stable_steps,
             name=name,
             warmup_target=config.peak_lr,
             warmup_steps=config.warmup_steps,
             phi=config.phi,
             exponent=config.exponent,
             min_learning_rate=config.min_lr,
+            stable_steps=config.stable_steps,
+            rebudgets=config.rebudgets,
         )
 
 
