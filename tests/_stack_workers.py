@@ -39,6 +39,34 @@ def _warnings(caught) -> list[dict[str, str]]:
 # --- 1. The HF Trainer ------------------------------------------------------------------------
 
 
+def tiny_trainer_task() -> tuple[type, type]:
+    """The model and dataset every Trainer worker trains: one linear layer on a fixed
+    regression (torch is imported here, in the worker process)."""
+    import torch
+
+    class Tiny(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.linear = torch.nn.Linear(3, 1)
+
+        def forward(self, x, labels):
+            return {"loss": torch.nn.functional.mse_loss(self.linear(x), labels)}
+
+    class Data(torch.utils.data.Dataset):
+        def __init__(self, n: int) -> None:
+            self.x = torch.sin(torch.arange(3 * n, dtype=torch.float32).reshape(n, 3) * 0.7)
+            self.y = self.x.sum(dim=1, keepdim=True) * 0.5 - 0.2
+
+        def __len__(self) -> int:
+            return len(self.x)
+
+        def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+            return {"x": self.x[i], "labels": self.y[i]}
+
+    return Tiny, Data
+
+
 def trainer(cfg: dict[str, Any], steps: int, resume_at: int, accum: int, out_dir: str) -> dict[str, Any]:
     """``get_uba_schedule_with_warmup`` driven by ``transformers.Trainer`` on CPU.
 
@@ -71,25 +99,7 @@ def trainer(cfg: dict[str, Any], steps: int, resume_at: int, accum: int, out_dir
 
     torch.set_num_threads(1)
 
-    class Tiny(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            torch.manual_seed(0)
-            self.linear = torch.nn.Linear(3, 1)
-
-        def forward(self, x, labels):
-            return {"loss": torch.nn.functional.mse_loss(self.linear(x), labels)}
-
-    class Data(torch.utils.data.Dataset):
-        def __init__(self, n: int) -> None:
-            self.x = torch.sin(torch.arange(3 * n, dtype=torch.float32).reshape(n, 3) * 0.7)
-            self.y = self.x.sum(dim=1, keepdim=True) * 0.5 - 0.2
-
-        def __len__(self) -> int:
-            return len(self.x)
-
-        def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-            return {"x": self.x[i], "labels": self.y[i]}
+    Tiny, Data = tiny_trainer_task()
 
     class StepRecorder(TrainerCallback):
         def __init__(self) -> None:

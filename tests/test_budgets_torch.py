@@ -495,29 +495,12 @@ def trainer_resume_worker(cfg: dict[str, Any], save: int, new_max: int, out_dir:
     ``num_training_steps`` (its ``max_steps``): resuming with a larger ``max_steps`` builds
     it with the new budget, and ``load_state_dict`` meets the checkpoint's.
     """
+    from _stack_workers import tiny_trainer_task
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
     torch.set_num_threads(1)
 
-    class Tiny(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            torch.manual_seed(0)
-            self.linear = torch.nn.Linear(3, 1)
-
-        def forward(self, x, labels):
-            return {"loss": torch.nn.functional.mse_loss(self.linear(x), labels)}
-
-    class Data(torch.utils.data.Dataset):
-        def __init__(self, n: int) -> None:
-            self.x = torch.sin(torch.arange(3 * n, dtype=torch.float32).reshape(n, 3) * 0.7)
-            self.y = self.x.sum(dim=1, keepdim=True) * 0.5 - 0.2
-
-        def __len__(self) -> int:
-            return len(self.x)
-
-        def __getitem__(self, i: int) -> dict[str, Any]:
-            return {"x": self.x[i], "labels": self.y[i]}
+    Tiny, Data = tiny_trainer_task()
 
     class Steps(TrainerCallback):
         def __init__(self) -> None:
