@@ -474,6 +474,14 @@ class UBAConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
 
+def check_config(config: Any) -> UBAConfig:
+    """``config`` itself if it is a `UBAConfig`, else a TypeError naming the argument."""
+    if not isinstance(config, UBAConfig):
+        received = f"config={config!r} ({type(config).__name__})"
+        raise TypeError(f"Argument `config` must be a UBAConfig. Received: {received}.")
+    return config
+
+
 # The fields a caller may leave out, with the dataclass's own defaults.
 _CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(UBAConfig) if f.default is not dataclasses.MISSING}
 
@@ -511,10 +519,7 @@ class CurveCache:
     """
 
     def __init__(self, config: UBAConfig, block: int = 1024) -> None:
-        if not isinstance(config, UBAConfig):
-            raise TypeError(
-                f"Argument `config` must be a UBAConfig. Received: config={config!r} ({type(config).__name__})."
-            )
+        check_config(config)
         self.config = config
         self._block = check_int("block", block, minimum=1)
         self._index: int | None = None

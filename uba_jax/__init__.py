@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
-from uba_core._schedule import DEFAULT_PHI, UBAConfig, make_config, uba_lr
+from uba_core._schedule import DEFAULT_PHI, UBAConfig, check_config, make_config, uba_lr
 from uba_core._validation import check_float32_positive, check_real, require_framework
 
 if TYPE_CHECKING:
@@ -69,10 +69,7 @@ def from_uba_config(config: UBAConfig, *, phi: ArrayLike | None = None) -> Sched
         >>> float(sched(5))
         0.5
     """
-    if not isinstance(config, UBAConfig):
-        raise TypeError(
-            f"Argument `config` must be a UBAConfig. Received: config={config!r} ({type(config).__name__})."
-        )
+    check_config(config)
     if phi is None:
         return _schedule(config)
     value, array = _split("phi", phi, placeholder=config.phi, positive=True)

@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from uba_core._schedule import DEFAULT_PHI, UBAConfig, make_config, uba_lr
+from uba_core._schedule import DEFAULT_PHI, UBAConfig, check_config, make_config, uba_lr
 from uba_core._validation import check_float32_positive, check_int, check_real, require_framework
 
 if TYPE_CHECKING:
@@ -271,10 +271,7 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
         ``decay_steps`` is the config's total less its warmup and stable steps; its
         re-budgets are carried over.
         """
-        if not isinstance(config, UBAConfig):
-            raise TypeError(
-                f"Argument `config` must be a UBAConfig. Received: config={config!r} ({type(config).__name__})."
-            )
+        check_config(config)
         return cls(
             config.warmup_start_lr,
             config.total_steps - config.warmup_steps - config.stable_steps,

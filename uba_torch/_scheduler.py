@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal
 
-from uba_core._schedule import DEFAULT_PHI, CurveCache, UBAConfig, make_config
+from uba_core._schedule import DEFAULT_PHI, CurveCache, UBAConfig, check_config, make_config
 from uba_core._validation import check_int, per_group, require_framework
 
 if TYPE_CHECKING:
@@ -203,10 +203,7 @@ class UBALR(LRScheduler):
         Raises:
             TypeError: ``config`` is not a ``UBAConfig``.
         """
-        if not isinstance(config, UBAConfig):
-            raise TypeError(
-                f"Argument `config` must be a UBAConfig. Received: config={config!r} ({type(config).__name__})."
-            )
+        check_config(config)
         c = config
         return cls(
             optimizer,
