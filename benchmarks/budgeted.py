@@ -24,7 +24,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -35,7 +34,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from protocol import choose, compare, fmt, run_grid  # noqa: E402
+from protocol import choose, compare, fmt, run_grid, run_records, versions  # noqa: E402
 from schedules import SCHEDULES, multipliers, phi_of  # noqa: E402
 from tasks import TASKS, corpus  # noqa: E402
 
@@ -188,21 +187,6 @@ def plot(summary: dict, task: str, budget: int, schedules: tuple, metric: str, p
     plt.close(fig)
 
 
-def versions() -> dict:
-    info = {
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "numpy": np.__version__,
-    }
-    for mod in ("torch", "jax", "optax", "tensorflow", "keras", "sklearn"):
-        try:
-            info[mod] = __import__(mod).__version__
-        except ImportError:
-            info[mod] = None
-    return info
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short budgets, fewer schedules, 2 seeds")
@@ -263,16 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         "versions": versions(),
         "corpus": corpus()[1] if "char-lm" in args.tasks else None,
         "summary": summary,
-        "runs": [
-            {
-                "task": k[0],
-                "budget": k[1],
-                "schedule": k[2],
-                "lr": k[3],
-                "seeds": [{kk: vv for kk, vv in r.items() if kk != "curve"} for r in v],
-            }
-            for k, v in results.items()
-        ],
+        "runs": run_records(results),
     }
     (out_dir / f"{stem}.json").write_text(json.dumps(record, indent=1, default=float))
     header = (

@@ -51,7 +51,6 @@ import json
 import math
 import multiprocessing
 import os
-import platform
 import statistics
 import sys
 import time
@@ -63,7 +62,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from protocol import MAX_EXTENSIONS, choose, compare, extensions, fmt  # noqa: E402
+from protocol import MAX_EXTENSIONS, choose, compare, extensions, fmt, run_records, versions  # noqa: E402
 from schedules import multipliers as budgeted_multipliers  # noqa: E402
 from schedules import warmup_steps  # noqa: E402
 from tasks import BATCH, CONTEXT, TASKS, TinyGPT, _curve, _finite, _torch_mlp, batch_indices, corpus, digits_split  # noqa: E402
@@ -630,17 +629,6 @@ def plot(summary: dict, task: str, names: tuple[str, ...], path: Path) -> None:
     plt.close(fig)
 
 
-def versions() -> dict:
-    import torch
-
-    return {
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="budgets 40 / 150, 2 seeds, phi 0.5 and 2")
@@ -697,16 +685,7 @@ def main(argv: list[str] | None = None) -> int:
         "corpus": corpus()[1],
         "summary": summary,
         "jobs": timings,
-        "runs": [
-            {
-                "task": k[0],
-                "budget": k[1],
-                "schedule": k[2],
-                "lr": k[3],
-                "seeds": [{a: b for a, b in r.items() if a != "curve"} for r in v],
-            }
-            for k, v in results.items()
-        ],
+        "runs": run_records(results),
     }
     (out_dir / f"{stem}.json").write_text(json.dumps(record, indent=1, default=float))
     header = (

@@ -14,6 +14,7 @@ import json
 import math
 import multiprocessing
 import os
+import platform
 import statistics
 import sys
 import time
@@ -182,3 +183,34 @@ def fmt(x: float, std: float) -> str:
     if not math.isfinite(x):
         return "diverged"
     return f"{x:.4g} ± {std:.2g}"
+
+
+def run_records(results: dict) -> list[dict]:
+    """``results`` as the JSON records' "runs": one entry per (task, budget, schedule, lr),
+    the per-seed results without their training curves."""
+    return [
+        {
+            "task": task,
+            "budget": budget,
+            "schedule": schedule,
+            "lr": lr,
+            "seeds": [{k: v for k, v in r.items() if k != "curve"} for r in runs],
+        }
+        for (task, budget, schedule, lr), runs in results.items()
+    ]
+
+
+def versions() -> dict:
+    """The platform and library versions a results file records."""
+    info = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "numpy": np.__version__,
+    }
+    for mod in ("torch", "jax", "optax", "tensorflow", "keras", "sklearn"):
+        try:
+            info[mod] = __import__(mod).__version__
+        except ImportError:
+            info[mod] = None
+    return info
