@@ -49,12 +49,10 @@ import copy
 import io
 import json
 import math
-import multiprocessing
 import os
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +60,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from protocol import MAX_EXTENSIONS, choose, compare, extensions, fmt, run_records, versions  # noqa: E402
+from protocol import MAX_EXTENSIONS, choose, compare, fmt, run_jobs, run_records, versions  # noqa: E402
 from schedules import multipliers as budgeted_multipliers  # noqa: E402
 from schedules import warmup_steps  # noqa: E402
 from tasks import BATCH, CONTEXT, TASKS, TinyGPT, _curve, _finite, _torch_mlp, batch_indices, corpus, digits_split  # noqa: E402
@@ -363,56 +361,35 @@ def plan(tasks: tuple[str, ...], quick: bool) -> dict:
 
 
 def run(cells: list[tuple], job_of: dict, seeds: tuple, workers: int, journal: Path) -> tuple[dict, list]:
-    """protocol.run_grid for jobs that may train several cells at once (the branches).
+    """protocol.run_jobs with jobs that may train several cells at once (the branches).
 
-    Every finished job is appended to ``journal``; jobs already there (same seeds) are
-    not run again. Returns ``results[(task, budget, name, lr)]`` and the job timings.
+    Returns ``results[(task, budget, name, lr)]`` and the job timings.
     """
-    from tqdm import tqdm
+    results: dict = {}
+    timings: list = []
 
-    results, timings = {}, []
-
-    def record(job: list | tuple, out: list, took: float) -> None:
+    def record(job: tuple, out: list, took: float) -> None:
         task, budget, schedule, lr, _ = job
         if schedule.startswith("branch:"):
             for name in out[0]:
                 results[(task, budget, name, lr)] = [o[name] for o in out]
         else:
             results[(task, budget, schedule, lr)] = out
-        timings.append({"job": list(job[:4]), "steps": job_steps(tuple(job)), "seconds": took})
+        timings.append({"job": list(job[:4]), "steps": job_steps(job), "seconds": took})
 
-    if journal.exists():
-        for line in journal.read_text().splitlines():
-            entry = json.loads(line)
-            if tuple(entry["job"][4]) == seeds:
-                record(entry["job"], entry["out"], entry["seconds"])
-    done = {tuple(t["job"]) for t in timings}
-    jobs = sorted({(t, b, job_of[(t, b, s)], lr, seeds) for t, b, s in cells for lr in TASKS[t].lr_grid})
-    jobs.sort(key=lambda j: -job_steps(j) * (25 if j[0] == "char-lm" else 1))
-    context = multiprocessing.get_context("spawn")
-    with (
-        ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool,
-        tqdm(total=len(jobs), unit="job", desc="cooldown", dynamic_ncols=True) as bar,
-    ):
-        for round_ in range(MAX_EXTENSIONS + 1):
-            todo = [j for j in jobs if j[:4] not in done]
-            bar.update(len(jobs) - len(todo))
-            for future in as_completed([pool.submit(run_job, j) for j in todo]):
-                job, out, took = future.result()
-                record(job, out, took)
-                done.add(job[:4])
-                with journal.open("a") as handle:
-                    handle.write(json.dumps({"job": job, "out": out, "seconds": took}) + "\n")
-                bar.update()
-            if round_ == MAX_EXTENSIONS:
-                break
-            jobs = sorted(
-                {(t, b, job_of[(t, b, s)], lr, seeds) for t, b, s, lr, _ in extensions(results, cells, seeds)}
-            )
-            if not jobs:
-                break
-            bar.total += len(jobs)
-            bar.set_description(f"cooldown (grid extension {round_ + 1})")
+    run_jobs(
+        cells,
+        seeds,
+        workers,
+        journal,
+        record,
+        results,
+        run=run_job,
+        job_of=job_of.__getitem__,
+        cost=lambda j: job_steps(j) * (25 if j[0] == "char-lm" else 1),
+        initializer=_init_worker,
+        desc="cooldown",
+    )
     return results, timings
 
 

@@ -18,8 +18,10 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -85,56 +87,90 @@ def extensions(results: dict, cells: list[tuple], seeds: tuple) -> list[tuple]:
     return jobs
 
 
-def run_grid(cells: list[tuple], seeds: tuple, workers: int, journal: Path | None = None) -> tuple[dict, dict, dict]:
-    """Train every (task, budget, schedule) cell over its task's lr grid, extending the
-    grid where the best lr sits at an edge (up to MAX_EXTENSIONS times).
+def run_jobs(
+    cells: list[tuple],
+    seeds: tuple,
+    workers: int,
+    journal: Path | None,
+    record: Callable[[tuple, Any, float], None],
+    results: dict,
+    *,
+    run: Callable[[tuple], tuple[tuple, Any, float]] = run_job,
+    job_of: Callable[[tuple], str] = lambda cell: cell[2],
+    cost: Callable[[tuple], float] = lambda job: job[1],
+    initializer: Callable[[], None] = _init_worker,
+    desc: str = "budgeted",
+) -> None:
+    """Train every (task, budget, name) cell over its task's lr grid, extending the grid
+    where the best lr sits at an edge (up to MAX_EXTENSIONS times).
 
-    Every finished job is appended to ``journal`` (JSON lines); jobs already there
-    (same seeds) are not run again, so an interrupted run resumes where it stopped.
-
-    Returns:
-        ``results[(task, budget, schedule, lr)]`` (per-seed dicts), seconds per task,
-        and how often each cell's grid was extended.
+    A job is ``(task, budget, job_of(cell), lr, seeds)``; one job may train several
+    cells (``job_of`` maps them to the same name). ``run(job)`` trains it in a worker
+    process and ``record(job, out, seconds)`` files its output into ``results``
+    (``results[(task, budget, name, lr)]``, per-seed dicts, which the grid extension
+    reads). Jobs run longest ``cost`` first. Every finished job is appended to
+    ``journal`` (JSON lines); jobs already there (same seeds) are recorded from it and
+    not run again, so an interrupted run resumes where it stopped.
     """
     from tqdm import tqdm
 
-    results: dict = {}
-    seconds: dict = {}
-    extended: dict = {}
+    done = set()
     if journal is not None and journal.exists():
         for line in journal.read_text().splitlines():
             entry = json.loads(line)
             if tuple(entry["job"][4]) == seeds:
-                job = tuple(entry["job"][:4])
-                results[job] = entry["out"]
-                seconds[job[0]] = seconds.get(job[0], 0.0) + entry["seconds"]
-    jobs = [(t, b, s, lr, seeds) for t, b, s in cells for lr in TASKS[t].lr_grid]
-    jobs.sort(key=lambda j: -j[1] * (20 if j[0] in ("char-lm", "digits-keras") else 1))
+                record(tuple(entry["job"]), entry["out"], entry["seconds"])
+                done.add(tuple(entry["job"][:4]))
+
+    def jobs_of(cells_and_lrs: list[tuple]) -> list[tuple]:
+        jobs = {(t, b, job_of((t, b, s)), lr, seeds) for t, b, s, lr in cells_and_lrs}
+        return sorted(sorted(jobs), key=lambda j: -cost(j))
+
+    jobs = jobs_of([(t, b, s, lr) for t, b, s in cells for lr in TASKS[t].lr_grid])
     context = multiprocessing.get_context("spawn")
     with (
-        ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool,
-        tqdm(total=len(jobs), unit="run", desc="budgeted", dynamic_ncols=True) as bar,
+        ProcessPoolExecutor(workers, mp_context=context, initializer=initializer) as pool,
+        tqdm(total=len(jobs), unit="job", desc=desc, dynamic_ncols=True) as bar,
     ):
         for round_ in range(MAX_EXTENSIONS + 1):
-            bar.update(sum(j[:4] in results for j in jobs))
-            todo = [j for j in jobs if j[:4] not in results]
-            for future in as_completed([pool.submit(run_job, j) for j in todo]):
+            todo = [j for j in jobs if j[:4] not in done]
+            bar.update(len(jobs) - len(todo))
+            for future in as_completed([pool.submit(run, j) for j in todo]):
                 job, out, took = future.result()
-                results[job[:4]] = out
-                seconds[job[0]] = seconds.get(job[0], 0.0) + took
+                record(job, out, took)
+                done.add(job[:4])
                 if journal is not None:
                     with journal.open("a") as handle:
                         handle.write(json.dumps({"job": job, "out": out, "seconds": took}) + "\n")
                 bar.update()
             if round_ == MAX_EXTENSIONS:
                 break
-            jobs = extensions(results, cells, seeds)
+            jobs = jobs_of([job[:4] for job in extensions(results, cells, seeds)])
             if not jobs:
                 break
             bar.total += len(jobs)
-            bar.set_description(f"budgeted (grid extension {round_ + 1})")
+            bar.set_description(f"{desc} (grid extension {round_ + 1})")
             bar.refresh()
+
+
+def run_grid(cells: list[tuple], seeds: tuple, workers: int, journal: Path | None = None) -> tuple[dict, dict, dict]:
+    """`run_jobs` for one job per cell, with the schedules of schedules.py.
+
+    Returns:
+        ``results[(task, budget, schedule, lr)]`` (per-seed dicts), seconds per task,
+        and how often each cell's grid was extended.
+    """
+    results: dict = {}
+    seconds: dict = {}
+
+    def record(job: tuple, out: Any, took: float) -> None:
+        results[job[:4]] = out
+        seconds[job[0]] = seconds.get(job[0], 0.0) + took
+
+    heavy = ("char-lm", "digits-keras")
+    run_jobs(cells, seeds, workers, journal, record, results, cost=lambda j: j[1] * (20 if j[0] in heavy else 1))
     # Extensions counted from the results, so that a resumed run reports them too.
+    extended: dict = {}
     for task, budget, schedule in cells:
         grid = TASKS[task].lr_grid
         added = sum(1 for t, b, s, lr in results if (t, b, s) == (task, budget, schedule) and lr not in grid)
