@@ -18,7 +18,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -57,12 +57,18 @@ def _init_worker() -> None:
     import uba_torch  # noqa: F401
 
 
-def run_job(job: tuple) -> tuple[tuple, list[dict], float]:
-    """Train one (task, budget, schedule, lr) for its seeds; return the per-seed results."""
+def run_job(job: tuple, keep_losses: bool = False) -> tuple[tuple, list[dict], float]:
+    """Train one (task, budget, schedule, lr) for its seeds; return the per-seed results
+    (with every step's training loss if ``keep_losses``)."""
     task, budget, schedule, lr, seeds = job
     start = time.perf_counter()
-    out = TASKS[task].run(schedule, lr, budget, list(seeds))
+    out = TASKS[task].run(schedule, lr, budget, list(seeds), keep_losses=keep_losses)
     return job, out, time.perf_counter() - start
+
+
+def run_job_with_losses(job: tuple) -> tuple[tuple, list[dict], float]:
+    """`run_job`, keeping every step's training loss."""
+    return run_job(job, keep_losses=True)
 
 
 def _val_means(results: dict, task: str, budget: int, schedule: str) -> dict[float, float]:
@@ -100,9 +106,12 @@ def run_jobs(
     cost: Callable[[tuple], float] = lambda job: job[1],
     initializer: Callable[[], None] = _init_worker,
     desc: str = "budgeted",
+    lrs: Callable[[tuple], Iterable[float]] = lambda cell: TASKS[cell[0]].lr_grid,
+    extend: bool = True,
 ) -> None:
-    """Train every (task, budget, name) cell over its task's lr grid, extending the grid
-    where the best lr sits at an edge (up to MAX_EXTENSIONS times).
+    """Train every (task, budget, name) cell over its ``lrs`` (default: its task's lr
+    grid), extending the grid where the best lr sits at an edge (up to MAX_EXTENSIONS
+    times) if ``extend``.
 
     A job is ``(task, budget, job_of(cell), lr, seeds)``; one job may train several
     cells (``job_of`` maps them to the same name). ``run(job)`` trains it in a worker
@@ -126,7 +135,7 @@ def run_jobs(
         jobs = {(t, b, job_of((t, b, s)), lr, seeds) for t, b, s, lr in cells_and_lrs}
         return sorted(sorted(jobs), key=lambda j: -cost(j))
 
-    jobs = jobs_of([(t, b, s, lr) for t, b, s in cells for lr in TASKS[t].lr_grid])
+    jobs = jobs_of([(t, b, s, lr) for t, b, s in cells for lr in lrs((t, b, s))])
     context = multiprocessing.get_context("spawn")
     with (
         ProcessPoolExecutor(workers, mp_context=context, initializer=initializer) as pool,
@@ -143,7 +152,7 @@ def run_jobs(
                     with journal.open("a") as handle:
                         handle.write(json.dumps({"job": job, "out": out, "seconds": took}) + "\n")
                 bar.update()
-            if round_ == MAX_EXTENSIONS:
+            if round_ == MAX_EXTENSIONS or not extend:
                 break
             jobs = jobs_of([job[:4] for job in extensions(results, cells, seeds)])
             if not jobs:

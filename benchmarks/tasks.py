@@ -37,8 +37,13 @@ class Task:
     metric: str
     quick_budget: int = field(default=0)
 
-    def run(self, schedule: str, peak: float, budget: int, seeds: list[int]) -> list[dict]:
-        return RUNNERS[self.name](self, schedule, peak, budget, seeds)
+    def run(self, schedule: str, peak: float, budget: int, seeds: list[int], keep_losses: bool = False) -> list[dict]:
+        """Per seed: "val", "test", "curve" and, with ``keep_losses``, "losses" (every step's training loss)."""
+        out = RUNNERS[self.name](self, schedule, peak, budget, seeds)
+        if not keep_losses:
+            for r in out:
+                del r["losses"]
+        return out
 
 
 def _curve(losses: np.ndarray) -> list[float]:
@@ -73,8 +78,8 @@ def run_quadratic(task: Task, schedule: str, peak: float, budget: int, seeds: li
                 final = 0.5 * np.sum(h * x * x)
             metrics[split] = _finite(final)
             if split == "test":
-                curve = _curve(losses)
-        out.append({"val": metrics["val"], "test": metrics["test"], "curve": curve})
+                curve, test_losses = _curve(losses), losses.tolist()
+        out.append({"val": metrics["val"], "test": metrics["test"], "curve": curve, "losses": test_losses})
     return out
 
 
@@ -132,7 +137,9 @@ def run_digits_torch(task: Task, schedule: str, peak: float, budget: int, seeds:
                 if k != "train"
             }
             acc = float((model(tensors["test"][0]).argmax(1) == tensors["test"][1]).float().mean())
-        out.append({"val": ev["val"], "test": ev["test"], "test_acc": acc, "curve": _curve(losses)})
+        out.append(
+            {"val": ev["val"], "test": ev["test"], "test_acc": acc, "curve": _curve(losses), "losses": losses.tolist()}
+        )
     return out
 
 
@@ -192,7 +199,7 @@ def run_digits_optax(task: Task, schedule: str, peak: float, budget: int, seeds:
     idx = jnp.stack([jnp.asarray(batch_indices(len(xtr), budget, 32, s)) for s in seeds])
     losses, val, test = jax.jit(jax.vmap(train))(keys, idx)
     return [
-        {"val": _finite(float(v)), "test": _finite(float(t)), "curve": _curve(np.asarray(c))}
+        {"val": _finite(float(v)), "test": _finite(float(t)), "curve": _curve(np.asarray(c)), "losses": c.tolist()}
         for c, v, t in zip(losses, val, test, strict=True)
     ]
 
@@ -218,7 +225,9 @@ def run_digits_keras(task: Task, schedule: str, peak: float, budget: int, seeds:
         k = np.arange(1, len(running) + 1)
         batch_losses = k * running - np.concatenate([[0.0], (k[:-1]) * running[:-1]])
         ev = {s: _finite(float(loss(data[s][1], model.predict(data[s][0], verbose=0)))) for s in ("val", "test")}
-        out.append({"val": ev["val"], "test": ev["test"], "curve": _curve(batch_losses)})
+        out.append(
+            {"val": ev["val"], "test": ev["test"], "curve": _curve(batch_losses), "losses": batch_losses.tolist()}
+        )
     return out
 
 
@@ -299,7 +308,8 @@ def run_char_lm(task: Task, schedule: str, peak: float, budget: int, seeds: list
         model.eval()
         with torch.no_grad():
             bpc = {k: _finite(model.loss(v).item() / math.log(2)) for k, v in held.items()}
-        out.append({"val": bpc["val"], "test": bpc["test"], "curve": _curve(losses / math.log(2))})
+        bits = losses / math.log(2)
+        out.append({"val": bpc["val"], "test": bpc["test"], "curve": _curve(bits), "losses": bits.tolist()})
     return out
 
 
@@ -343,6 +353,49 @@ def task_spectrum(task_name: str, seed: int = 0, **estimator_kwargs):
     else:
         from uba_core import stochastic_lanczos_quadrature as estimate_spectrum
     return estimate_spectrum(**problem, seed=seed, **estimator_kwargs)
+
+
+def task_gradient_noise(task_name: str, seed: int = 0, count: int = 8):
+    """The minibatch gradient noise of a task at its initialization (``seed``): ``count``
+    training minibatches of the runner's batch size (32 digits, 16 windows for char-lm;
+    the quadratics' gradient noise is sigma times a normal vector at a start drawn as
+    run_quadratic draws it), through the matching ``estimate_gradient_noise``."""
+    problem = dict(spectrum_problem(task_name, seed))
+    framework = problem.pop("framework")
+    rng = np.random.default_rng(10_000 + seed)
+    if framework == "numpy":
+        import uba_core
+
+        h = problem["matvec"](np.ones(problem["dim"]))
+        x = rng.standard_normal(h.size)
+        grads = h * x + 0.05 * rng.standard_normal((count, h.size))
+        return uba_core.gradient_noise(grads, np.full(count, 0.5 * np.sum(h * x * x)), problem["matvec"])
+    if task_name == "char-lm":
+        import torch
+
+        tokens = torch.from_numpy(corpus()[0])
+        train = tokens[: int(0.9 * len(tokens))]
+        starts = rng.integers(0, len(train) - CONTEXT - 1, (count, BATCH))
+        batches = [torch.stack([train[s : s + CONTEXT + 1] for s in row]) for row in starts]
+    else:
+        xtr, ytr = digits_split()["train"]
+        idx = batch_indices(len(xtr), count, 32, seed)
+        if framework == "jax":
+            import jax.numpy as jnp
+
+            batches = [(jnp.asarray(xtr[i]), jnp.asarray(ytr[i])) for i in idx]
+        else:
+            import torch
+
+            batches = [(torch.from_numpy(xtr[i]), torch.from_numpy(ytr[i])) for i in idx]
+    problem["batches"] = batches
+    if framework == "torch":
+        from uba_torch import estimate_gradient_noise
+
+        return estimate_gradient_noise(problem["model"], problem["loss_fn"], batches)
+    from uba_jax import estimate_gradient_noise
+
+    return estimate_gradient_noise(problem["loss_fn"], problem["params"], batches)
 
 
 RUNNERS = {

@@ -35,17 +35,21 @@ import jax.core  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy  # noqa: E402
 
-from uba_jax._spectrum import estimate_spectrum  # noqa: E402
+from uba_jax._spectrum import estimate_gradient_noise, estimate_spectrum  # noqa: E402
 
 __all__ = [
     "cooldown",
+    "estimate_gradient_noise",
     "estimate_spectrum",
     "from_uba_config",
     "rebudget",
     "uba_decay_schedule",
     "warmup_uba_decay_schedule",
 ]
-__test__: dict[str, object] = {"estimate_spectrum": estimate_spectrum}  # its Examples run with this module's doctests
+__test__: dict[str, object] = {
+    "estimate_spectrum": estimate_spectrum,
+    "estimate_gradient_noise": estimate_gradient_noise,
+}  # its Examples run with this module's doctests
 
 #: What the factories return: a schedule optax accepts (an ``optax.Schedule``) whose rate
 #: is a ``jax.Array``.

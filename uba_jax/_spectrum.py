@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy
 from numpy.typing import NDArray
 
+from uba_core._select import GradientNoise, gradient_noise
 from uba_core._spectrum import Spectrum, check_loss_and_batches, stochastic_lanczos_quadrature
 from uba_core._validation import require_framework
 
@@ -18,7 +19,7 @@ else:
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-__all__ = ["estimate_spectrum"]
+__all__ = ["estimate_gradient_noise", "estimate_spectrum"]
 
 
 def estimate_spectrum(
@@ -77,6 +78,60 @@ def estimate_spectrum(
         (10.0, 10.0, 60)
     """
     batches = check_loss_and_batches(loss_fn, batches)
+    dim, _, matvec = _hessian(loss_fn, params, batches)
+    return stochastic_lanczos_quadrature(
+        matvec,
+        dim,
+        probes=probes,
+        lanczos_steps=lanczos_steps,
+        max_hvps=max_hvps,
+        seed=seed,
+        progress=progress,
+    )
+
+
+def estimate_gradient_noise(
+    loss_fn: Callable[[Any, Any], Any], params: Any, batches: Iterable[Any], *, curvature: bool = True
+) -> GradientNoise:
+    r"""The minibatch gradient noise of ``loss_fn`` at ``params``, a [`GradientNoise`][uba_core.GradientNoise].
+
+    One gradient per batch (use your training batch size: the noise is that of one
+    training step), flattened by ``ravel_pytree``, handed to
+    [`uba_core.gradient_noise`][uba_core.gradient_noise]; with ``curvature``, one
+    Hessian-vector product per batch (of the Hessian averaged over ``batches``)
+    measures $\mathrm{tr}(H\Sigma)$.
+
+    Args:
+        loss_fn: ``loss_fn(params, batch) -> scalar``, as in ``estimate_spectrum``.
+        params: The pytree of arrays, as in ``estimate_spectrum``.
+        batches: At least 2 minibatches, read once.
+        curvature: Also measure the noise in the Hessian's norm.
+
+    Returns:
+        The noise, for [`uba_core.NoisyQuadratic.from_spectrum`][uba_core.NoisyQuadratic.from_spectrum].
+
+    Examples:
+        >>> batches = [jnp.eye(3)[i] for i in range(3)]
+        >>> noise = estimate_gradient_noise(lambda p, b: jnp.dot(p["w"], b), {"w": jnp.zeros(3)}, batches)
+        >>> round(noise.trace, 6), noise.batches  # gradients e_1, e_2, e_3
+        (1.0, 3)
+    """
+    batches = check_loss_and_batches(loss_fn, batches)
+    if len(batches) < 2:
+        raise ValueError(f"Argument `batches` must hold at least 2 minibatches. Received: {len(batches)}.")
+    _, loss_and_grad, matvec = _hessian(loss_fn, params, batches)
+    losses, grads = zip(*(loss_and_grad(b) for b in batches), strict=True)
+    return gradient_noise(numpy.stack(grads), losses, matvec if curvature else None)
+
+
+def _hessian(
+    loss_fn: Callable[[Any, Any], Any], params: Any, batches: list[Any]
+) -> tuple[
+    int,
+    Callable[[Any], tuple[float, NDArray[numpy.float64]]],
+    Callable[[NDArray[numpy.float64]], NDArray[numpy.float64]],
+]:
+    """The dimension, ``batch -> (loss, flat gradient)`` and the batch-averaged Hessian's product."""
     flat, unravel = ravel_pytree(params)
     if flat.size == 0 or not jnp.issubdtype(flat.dtype, jnp.floating):
         raise ValueError(
@@ -90,6 +145,12 @@ def estimate_spectrum(
         hv: jax.Array = jax.jvp(grad, (x,), (v,))[1]
         return hv
 
+    value_and_grad = jax.jit(jax.value_and_grad(lambda y, batch: loss_fn(unravel(y), batch)))
+
+    def loss_and_grad(batch: Any) -> tuple[float, NDArray[numpy.float64]]:
+        loss, g = value_and_grad(flat, batch)
+        return float(loss), numpy.asarray(g, dtype=numpy.float64)
+
     def matvec(v: NDArray[numpy.float64]) -> NDArray[numpy.float64]:
         tangent = jnp.asarray(v, dtype=flat.dtype)
         total = sum(
@@ -97,12 +158,4 @@ def estimate_spectrum(
         )
         return total / len(batches)
 
-    return stochastic_lanczos_quadrature(
-        matvec,
-        int(flat.size),
-        probes=probes,
-        lanczos_steps=lanczos_steps,
-        max_hvps=max_hvps,
-        seed=seed,
-        progress=progress,
-    )
+    return int(flat.size), loss_and_grad, matvec

@@ -7,6 +7,12 @@ Hessian spectrum of a model (for [`uba_core.suggest_phi`][uba_core.suggest_phi])
 from __future__ import annotations
 
 from uba_torch._scheduler import UBALR, UBABudgetWarning, get_uba_schedule_with_warmup
-from uba_torch._spectrum import estimate_spectrum
+from uba_torch._spectrum import estimate_gradient_noise, estimate_spectrum
 
-__all__ = ["UBALR", "UBABudgetWarning", "estimate_spectrum", "get_uba_schedule_with_warmup"]
+__all__ = [
+    "UBALR",
+    "UBABudgetWarning",
+    "estimate_gradient_noise",
+    "estimate_spectrum",
+    "get_uba_schedule_with_warmup",
+]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy
 from numpy.typing import NDArray
 
+from uba_core._select import GradientNoise, gradient_noise
 from uba_core._spectrum import Spectrum, check_loss_and_batches, stochastic_lanczos_quadrature
 from uba_core._validation import require_framework
 
@@ -27,7 +28,7 @@ except ImportError:  # torch < 2.3
         return torch.backends.cuda.sdp_kernel(enable_flash=False, enable_mem_efficient=False)
 
 
-__all__ = ["estimate_spectrum"]
+__all__ = ["estimate_gradient_noise", "estimate_spectrum"]
 
 
 def estimate_spectrum(
@@ -93,11 +94,64 @@ def estimate_spectrum(
         >>> round(spec.lambda_max, 6), round(spec.kappa, 3), spec.hvps
         (10.0, 10.0, 60)
     """
+    dim, _, matvec = _hessian(model, loss_fn, check_loss_and_batches(loss_fn, batches))
+    return stochastic_lanczos_quadrature(
+        matvec, dim, probes=probes, lanczos_steps=lanczos_steps, max_hvps=max_hvps, seed=seed, progress=progress
+    )
+
+
+def estimate_gradient_noise(
+    model: torch.nn.Module,
+    loss_fn: Callable[[Callable[..., Any], Any], torch.Tensor],
+    batches: Iterable[Any],
+    *,
+    curvature: bool = True,
+) -> GradientNoise:
+    r"""The minibatch gradient noise of ``model`` at its parameters, a [`GradientNoise`][uba_core.GradientNoise].
+
+    One gradient of ``loss_fn`` per batch (use your training batch size: the noise is
+    that of one training step), flattened as in
+    [`estimate_spectrum`][uba_torch.estimate_spectrum], handed to
+    [`uba_core.gradient_noise`][uba_core.gradient_noise]; with ``curvature``, one
+    Hessian-vector product per batch (of the Hessian averaged over ``batches``)
+    measures $\mathrm{tr}(H\Sigma)$. The model is not modified.
+
+    Args:
+        model: The module, as in ``estimate_spectrum``.
+        loss_fn: ``loss_fn(model, batch) -> scalar tensor``, as in ``estimate_spectrum``.
+        batches: At least 2 minibatches, read once.
+        curvature: Also measure the noise in the Hessian's norm.
+
+    Returns:
+        The noise, for [`uba_core.NoisyQuadratic.from_spectrum`][uba_core.NoisyQuadratic.from_spectrum].
+
+    Examples:
+        >>> model = torch.nn.Linear(3, 1, bias=False).double()
+        >>> batches = [torch.eye(3, dtype=torch.float64)[i : i + 1] for i in range(3)]
+        >>> noise = estimate_gradient_noise(model, lambda m, b: m(b).sum(), batches)
+        >>> round(noise.trace, 6), noise.batches  # gradients e_1, e_2, e_3
+        (1.0, 3)
+    """
+    batches = check_loss_and_batches(loss_fn, batches)
+    if len(batches) < 2:
+        raise ValueError(f"Argument `batches` must hold at least 2 minibatches. Received: {len(batches)}.")
+    _, loss_and_grad, matvec = _hessian(model, loss_fn, batches)
+    losses, grads = zip(*(loss_and_grad(b) for b in batches), strict=True)
+    return gradient_noise(numpy.stack(grads), losses, matvec if curvature else None)
+
+
+def _hessian(
+    model: torch.nn.Module, loss_fn: Callable[[Callable[..., Any], Any], torch.Tensor], batches: list[Any]
+) -> tuple[
+    int,
+    Callable[[Any], tuple[float, NDArray[numpy.float64]]],
+    Callable[[NDArray[numpy.float64]], NDArray[numpy.float64]],
+]:
+    """The dimension, ``batch -> (loss, flat gradient)`` and the batch-averaged Hessian's product."""
     if not isinstance(model, torch.nn.Module):
         raise TypeError(
             f"Argument `model` must be a torch.nn.Module. Received: model={model!r} ({type(model).__name__})."
         )
-    batches = check_loss_and_batches(loss_fn, batches)
     params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
     if not params:
         raise ValueError(f"Argument `model` has no parameter with requires_grad. Received: model={model!r}.")
@@ -108,6 +162,13 @@ def estimate_spectrum(
 
     grad = torch.func.grad(loss_at)
 
+    def flat(tree: dict[str, torch.Tensor]) -> NDArray[numpy.float64]:
+        return torch.cat([tree[n].reshape(-1) for n in params]).to("cpu", torch.float64).numpy()
+
+    def loss_and_grad(batch: Any) -> tuple[float, NDArray[numpy.float64]]:
+        g, loss = torch.func.grad_and_value(loss_at)(params, batch)
+        return float(loss), flat(g)
+
     def matvec(v: NDArray[numpy.float64]) -> NDArray[numpy.float64]:
         chunks = torch.split(torch.from_numpy(v), sizes)  # typed, unlike Tensor.split
         tangent = {n: c.view(p.shape).to(p) for (n, p), c in zip(params.items(), chunks, strict=True)}
@@ -115,9 +176,7 @@ def estimate_spectrum(
         for batch in batches:
             with _math_attention():
                 hv = torch.func.jvp(lambda values, batch=batch: grad(values, batch), (params,), (tangent,))[1]
-            total += torch.cat([hv[n].reshape(-1) for n in params]).to("cpu", torch.float64).numpy()
+            total += flat(hv)
         return total / len(batches)
 
-    return stochastic_lanczos_quadrature(
-        matvec, sum(sizes), probes=probes, lanczos_steps=lanczos_steps, max_hvps=max_hvps, seed=seed, progress=progress
-    )
+    return sum(sizes), loss_and_grad, matvec

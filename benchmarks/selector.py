@@ -1,0 +1,337 @@
+"""phi for a budget, chosen before training: uba_core.select_phi scored on held-out runs.
+
+For every (task, budget) cell of the budgeted grid (tasks.py), with 5 seeds:
+
+1. The sweep: cosine (the framework's built-in, phi = 2) and UBA with every other
+   candidate phi, each at its own peak lr tuned on validation (protocol.py: the task's
+   lr grid, extended at an edge). It gives the best phi of the sweep, cosine at its
+   tuned lr (the user's current lr, ``lr_cos``) and every phi's tuned lr.
+2. Each method chooses (phi, peak-lr factor) from what a user would have, with its
+   constants fixed in uba_core and below before any net cell was scored:
+   - curvature: ``NoisyQuadratic.from_spectrum`` on the model at initialization (seed 0):
+     SLQ spectrum (4 probes x 40 Lanczos steps) and the gradient noise of 8 training
+     minibatches; loss gap = the initial loss (lowest loss taken as 0). digits-keras
+     uses the same MLP's numbers from digits-mlp (no keras estimator);
+   - pilot: ``AnnealingLaw.fit`` on two pilot runs at ``lr_cos``, constant and cosine,
+     each T // 4 steps (one seed, 100; warmup left out of the fit): half of one run.
+   Both use ``select_phi`` with its defaults (candidates 0.25 .. 16, z = 1).
+3. The full run of each choice: phi at ``lr_cos`` times the method's factor (the user's
+   scenario: keep the cosine-tuned lr, switch phi), the same seeds as the sweep.
+
+Reported per method: cells within one std of the sweep's best phi (a tie or a win on
+test), wins / ties / losses against cosine, mean rank among the sweep's schedules,
+the cost as a fraction of one run, and how well the lr factor transfers.
+
+    python benchmarks/selector.py              # the full grid (about 1.5 h on 2 cores)
+    python benchmarks/selector.py --quick      # the short budgets, 2 seeds (about 3 minutes)
+    python benchmarks/selector.py --resume     # go on from the journals of a stopped run
+
+Writes benchmarks/results/selector[-quick].json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from protocol import choose, compare, fmt, run_grid, run_job_with_losses, run_jobs, versions  # noqa: E402
+from schedules import multipliers, phi_of, warmup_steps  # noqa: E402
+from tasks import TASKS, task_gradient_noise, task_spectrum  # noqa: E402
+
+import uba_core  # noqa: E402
+
+RESULTS = HERE / "results"
+SWEEP = tuple("cosine" if phi == 2 else f"uba-{phi:g}" for phi in uba_core.CANDIDATE_PHIS)
+PILOTS = ("constant", "cosine")
+PILOT_SEED = 100
+NOISE_BATCHES = 8
+SPECTRUM_OF = {"digits-keras": "digits-mlp"}
+METHODS = ("curvature", "pilot")
+
+
+def name_of(phi: float) -> str:
+    return "cosine" if phi == 2 else f"uba-{phi:g}"
+
+
+def curvature_models(tasks: list[str]) -> tuple[dict, dict]:
+    """The noisy quadratic model of every task at initialization, and what it cost."""
+    models, cost = {}, {}
+    for task in tasks:
+        source = SPECTRUM_OF.get(task, task)
+        if source not in models:
+            start = time.perf_counter()
+            spectrum = task_spectrum(source, 0, progress=False)
+            noise = task_gradient_noise(source, 0, NOISE_BATCHES)
+            models[source] = uba_core.NoisyQuadratic.from_spectrum(spectrum, noise)
+            cost[source] = {"seconds": time.perf_counter() - start, "what": models[source].cost}
+        models[task], cost[task] = models[source], cost[source]
+    return models, cost
+
+
+def pilot_law(pilots: dict, task: str, budget: int, lr: float) -> uba_core.AnnealingLaw:
+    """The annealing law fitted to the two pilots of one cell."""
+    n = budget // 4
+    logs = []
+    for schedule in PILOTS:
+        losses = pilots[(task, n, schedule, lr)][0]["losses"]
+        logs.append((lr * multipliers(schedule, n), losses))
+    return uba_core.AnnealingLaw.fit(logs, skip_steps=warmup_steps(n))
+
+
+def ranks(tests: dict[str, float]) -> dict[str, float]:
+    """Rank of each entry (1 = lowest test mean), ties (1e-5 relative) sharing their average."""
+    out = {}
+    for name, v in tests.items():
+        same = [math.isclose(t, v, rel_tol=1e-5) or t == v for t in tests.values()]
+        below = sum(t < v and not eq for t, eq in zip(tests.values(), same, strict=True))
+        out[name] = below + (sum(same) + 1) / 2
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="the short budget of every task, 2 seeds")
+    parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per run (default 5, quick 2)")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
+    parser.add_argument("--resume", action="store_true", help="keep the jobs of an interrupted run (its journals)")
+    args = parser.parse_args(argv)
+    seeds = tuple(range(args.seeds or (2 if args.quick else 5)))
+    if len(seeds) < 2:
+        parser.error("--seeds must be >= 2 (ties are judged by the std over seeds)")
+    budgets = {t: (TASKS[t].quick_budget,) if args.quick else TASKS[t].budgets for t in args.tasks}
+    out_dir = Path(args.out) if args.out else RESULTS
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = "selector-quick" if args.quick else "selector"
+    journals = {k: out_dir / f"{stem}{k}.jobs.jsonl" for k in ("", ".pilots", ".runs")}
+    if not args.resume:
+        for journal in journals.values():
+            journal.unlink(missing_ok=True)
+    start = time.perf_counter()
+    cells = [(t, b) for t in args.tasks for b in budgets[t]]
+
+    # 1. The sweep.
+    sweep, _, extended = run_grid([(t, b, s) for t, b in cells for s in SWEEP], seeds, args.workers, journals[""])
+    cosine = {(t, b): choose(sweep, t, b, "cosine") for t, b in cells}
+    lr_cos = {cell: c["lr"] for cell, c in cosine.items()}
+
+    # 2a. The curvature model: no training.
+    models, curvature_cost = curvature_models(args.tasks)
+    # 2b. The pilots: constant and cosine at lr_cos, T // 4 steps each, one seed.
+    pilots: dict = {}
+    pilot_cells = [(t, b // 4, s) for t, b in cells for s in PILOTS]
+    pilot_lr = {(t, b // 4, s): [lr_cos[(t, b)]] for t, b in cells for s in PILOTS}
+    run_jobs(
+        pilot_cells,
+        (PILOT_SEED,),
+        args.workers,
+        journals[".pilots"],
+        lambda job, out, took: pilots.__setitem__(job[:4], out),
+        pilots,
+        run=run_job_with_losses,
+        lrs=lambda cell: pilot_lr[cell],
+        extend=False,
+        desc="pilots",
+    )
+    choices: dict = {}
+    for t, b in cells:
+        w = warmup_steps(b)
+        choices[("curvature", t, b)] = uba_core.select_phi(models[t], b, peak_lr=lr_cos[(t, b)], warmup_steps=w)
+        law = pilot_law(pilots, t, b, lr_cos[(t, b)])
+        choices[("pilot", t, b)] = uba_core.select_phi(law, b, peak_lr=lr_cos[(t, b)], warmup_steps=w)
+
+    # 3. The full runs of the choices (those the sweep has already are not run again).
+    runs: dict = dict(sweep)
+    wanted = {(t, b, name_of(c.phi)): c.peak_lr for (_, t, b), c in choices.items()}
+    todo = [cell for cell, lr in wanted.items() if (*cell, lr) not in runs]
+    run_jobs(
+        todo,
+        seeds,
+        args.workers,
+        journals[".runs"],
+        lambda job, out, took: runs.__setitem__(job[:4], out),
+        runs,
+        lrs=lambda cell: [wanted[cell]],
+        extend=False,
+        desc="choices",
+    )
+    elapsed = time.perf_counter() - start
+
+    unit = run_seconds(journals[""], cosine, seeds)
+    summary = summarise(runs, sweep, cells, choices, cosine, unit, curvature_cost)
+    table = markdown(summary, {t: TASKS[t].metric for t in args.tasks})
+    print("\n" + table)
+    command = "python benchmarks/selector.py " + " ".join(
+        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume"
+    )
+    record = {
+        "command": command.strip(),
+        "elapsed_s": elapsed,
+        "workers": args.workers,
+        "seeds": list(seeds),
+        "budgets": budgets,
+        "sweep": list(SWEEP),
+        "extended_cells": {"/".join(map(str, k)): v for k, v in extended.items()},
+        "versions": versions(),
+        "choices": {f"{m}/{t}/{b}": str(c) for (m, t, b), c in choices.items()},
+        "summary": summary,
+        "runs": [
+            {"task": t, "budget": b, "schedule": s, "lr": lr, "seeds": [{k: v for k, v in r.items() if k != "curve"}
+                                                                        for r in out]}
+            for (t, b, s, lr), out in runs.items()
+        ],
+    }  # fmt: skip
+    (out_dir / f"{stem}.json").write_text(json.dumps(record, indent=1, default=float))
+    header = f"Measured with `{command.strip()}` ({len(seeds)} seeds, {args.workers} workers): {elapsed / 60:.1f} min"
+    header += " (resumed from its journals)" if args.resume else ""
+    (out_dir / f"{stem}.md").write_text(header + ".\n\n" + table)
+    print(f"wrote {out_dir / (stem + '.json')} and {stem}.md ({elapsed / 60:.1f} min)")
+    return 0
+
+
+def summarise(runs, sweep, cells, choices, cosine, run_seconds, curvature_cost) -> dict:
+    rows, per_method = [], {m: {"within": 0, "cosine": {"win": 0, "tie": 0, "loss": 0}, "ranks": []} for m in METHODS}
+    transfer = {m: [0, 0] for m in (*METHODS, "keep lr")}
+    for t, b in cells:
+        chosen = {s: choose(sweep, t, b, s) for s in SWEEP}
+        best = min(SWEEP, key=lambda s: (chosen[s]["val"], s))
+        row = {"task": t, "budget": b, "best": best, "best_phi": phi_or_2(best), "sweep": {}, "methods": {}}
+        for s in SWEEP:
+            row["sweep"][s] = {k: chosen[s][k] for k in ("lr", "val", "test", "std")}
+        for m in METHODS:
+            c = choices[(m, t, b)]
+            name = name_of(c.phi)
+            out = runs[(t, b, name, c.peak_lr)]
+            mean, std = _stats(out)
+            ours = {"test": mean, "std": std}
+            tests = {s: chosen[s]["test"] for s in SWEEP} | {"ours": mean}
+            rank = ranks(tests)["ours"]
+            vs_best = compare(ours, chosen[best])
+            vs_cos = compare(ours, cosine[(t, b)])
+            per_method[m]["within"] += vs_best in ("win", "tie")
+            per_method[m]["cosine"][vs_cos] += 1
+            per_method[m]["ranks"].append(rank)
+            # Cost in units of one full run (one seed) of cosine at lr_cos; the pilots are T / 2 steps.
+            cost = curvature_cost[t]["seconds"] / run_seconds[(t, b)] if m == "curvature" else 0.5
+            row["methods"][m] = {
+                "phi": c.phi,
+                "lr_factor": c.lr_factor,
+                "lr": c.peak_lr,
+                "fallback": c.fallback,
+                "test": mean,
+                "std": std,
+                "vs_best": vs_best,
+                "vs_cosine": vs_cos,
+                "rank": rank,
+                "cost": cost,
+                "same_phi_tuned": {k: chosen[name][k] for k in ("lr", "test", "std")},
+                "predicted": [[p.phi, p.lr_factor, p.loss, p.stderr] for p in c.candidates],
+            }
+            # Peak-lr transfer: the method's lr for every candidate phi against that phi's tuned lr.
+            for p in c.candidates:
+                tuned = chosen[name_of(p.phi)]["lr"]
+                ratio = cosine[(t, b)]["lr"] * p.lr_factor / tuned
+                transfer[m][0] += 0.5 <= ratio <= 2.0
+                transfer[m][1] += 1
+                if m == "pilot":
+                    transfer["keep lr"][0] += 0.5 <= cosine[(t, b)]["lr"] / tuned <= 2.0
+                    transfer["keep lr"][1] += 1
+        rows.append(row)
+    cost_note = {t: v["what"] for t, v in curvature_cost.items()}
+    return {
+        "rows": rows,
+        "methods": {
+            m: {
+                "within_best": v["within"],
+                "vs_cosine": v["cosine"],
+                "mean_rank": statistics.fmean(v["ranks"]),
+                "cells": len(cells),
+            }
+            for m, v in per_method.items()
+        },
+        "sweep_mean_rank": sweep_ranks(rows),
+        "lr_transfer": {m: {"within_2x": a, "pairs": n} for m, (a, n) in transfer.items()},
+        "curvature_cost": cost_note,
+    }
+
+
+def run_seconds(journal: Path, cosine: dict, seeds: tuple) -> dict:
+    """Seconds of one seed's full run of cosine at its tuned lr, per cell (from the sweep's journal)."""
+    out = {}
+    for line in journal.read_text().splitlines():
+        entry = json.loads(line)
+        t, b, s, lr, job_seeds = entry["job"]
+        if s == "cosine" and tuple(job_seeds) == seeds and (t, b) in cosine and cosine[(t, b)]["lr"] == lr:
+            out[(t, b)] = entry["seconds"] / len(seeds)
+    return out
+
+
+def sweep_ranks(rows: list[dict]) -> dict[str, float]:
+    out: dict[str, list[float]] = {s: [] for s in SWEEP}
+    for r in rows:
+        for s, v in ranks({s: r["sweep"][s]["test"] for s in SWEEP}).items():
+            out[s].append(v)
+    return {s: statistics.fmean(v) for s, v in out.items()}
+
+
+def phi_or_2(schedule: str) -> float:
+    return 2.0 if schedule == "cosine" else float(phi_of(schedule))
+
+
+def _stats(runs: list[dict]) -> tuple[float, float]:
+    values = [r["test"] for r in runs]
+    if not all(math.isfinite(v) for v in values):
+        return math.inf, math.nan
+    return statistics.fmean(values), statistics.stdev(values)
+
+
+def markdown(summary: dict, metric: dict) -> str:
+    out = [
+        "| task (metric) | T | best phi of the sweep | cosine | curvature: phi, lr x | curvature | "
+        "pilot: phi | pilot | curvature / pilot vs best | vs cosine |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in summary["rows"]:
+        best, cos = r["sweep"][r["best"]], r["sweep"]["cosine"]
+        a, b = r["methods"]["curvature"], r["methods"]["pilot"]
+        out.append(
+            f"| {r['task']} ({metric[r['task']]}) | {r['budget']} "
+            f"| {r['best_phi']:g}: {fmt(best['test'], best['std'])} "
+            f"| {fmt(cos['test'], cos['std'])} | {a['phi']:g}, x{a['lr_factor']:.3g} | {fmt(a['test'], a['std'])} "
+            f"| {b['phi']:g}{' (fallback)' if b['fallback'] else ''} | {fmt(b['test'], b['std'])} "
+            f"| {a['vs_best']} / {b['vs_best']} | {a['vs_cosine']} / {b['vs_cosine']} |"
+        )
+    out.append("\n| method | cells within one std of the best phi | vs cosine (win / tie / loss) | mean rank |")
+    out.append("|---|---:|---|---:|")
+    for m, v in summary["methods"].items():
+        c = v["vs_cosine"]
+        out.append(
+            f"| {m} | {v['within_best']} of {v['cells']} | {c['win']} / {c['tie']} / {c['loss']} "
+            f"| {v['mean_rank']:.2f} |"
+        )
+    out.append(
+        "\nMean rank of the sweep's schedules (each at its tuned lr; a method's rank is among these 7 and itself): "
+        + ", ".join(f"{s} {v:.2f}" for s, v in summary["sweep_mean_rank"].items())
+    )
+    out.append(
+        "\nPeak-lr transfer, (cell, phi) pairs where lr_cos x the factor is within a factor 2 of that phi's tuned lr: "
+        + ", ".join(
+            f"{m} {v['within_2x']} of {v['pairs']} ({100 * v['within_2x'] / v['pairs']:.0f} %)"
+            for m, v in summary["lr_transfer"].items()
+        )
+    )
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,806 @@
+r"""Choosing phi and its peak lr for a budget: two loss models and one selection rule.
+
+A model predicts the final training loss of any learning-rate sequence, with an
+uncertainty; [`select_phi`][uba_core.select_phi] scores every candidate phi with it
+and keeps phi = 2 (cosine) unless another candidate is predicted better by more than
+``z`` standard errors of the difference.
+
+- [`NoisyQuadratic`][uba_core.NoisyQuadratic], zero training runs: the noisy
+  quadratic model on a Hessian spectrum (SLQ), a measured gradient-noise level and
+  the initial loss gap. It also predicts how the best peak lr moves with phi.
+- [`AnnealingLaw`][uba_core.AnnealingLaw]: the loss-curve law of Tissue et al. (2024),
+  fitted to the (step, lr, loss) logs of short pilot runs. It predicts at the pilots'
+  peak lr and cannot move it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy
+from numpy.typing import ArrayLike, NDArray
+
+from uba_core._schedule import UBAConfig
+from uba_core._spectrum import Spectrum
+from uba_core._validation import check_int, check_real
+
+__all__ = [
+    "CANDIDATE_PHIS",
+    "AnnealingLaw",
+    "GradientNoise",
+    "NoisyQuadratic",
+    "PhiCandidate",
+    "PhiSelection",
+    "gradient_noise",
+    "select_phi",
+]
+
+#: The phis [`select_phi`][uba_core.select_phi] scores by default (2 is cosine).
+CANDIDATE_PHIS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+
+#: Peak lrs the noisy quadratic model searches, in units of 1 / lambda_max: 2^-16 .. 2^2.
+_LR_GRID = 2.0 ** numpy.arange(-16.0, 2.0 + 1e-9, 0.25)
+#: The noise exponent gamma of s(lambda) = c lambda^gamma is fitted in this range.
+_GAMMA_RANGE = (0.0, 2.0)
+#: The annealing law's exponent alpha and momentum half-life (steps) are fitted on these grids.
+_ALPHAS = numpy.geomspace(0.05, 2.0, 32)
+_HALF_LIVES = 10
+#: A pilot log needs at least this many points after its warmup.
+MIN_LOG_POINTS = 5
+
+
+FloatArray = NDArray[numpy.float64]
+
+
+class LossModel(Protocol):
+    """What [`select_phi`][uba_core.select_phi] needs of a model."""
+
+    method: str
+    cost: str
+
+    def predict(self, lrs: ArrayLike) -> tuple[FloatArray, FloatArray]: ...
+
+
+# --- gradient noise -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class GradientNoise:
+    r"""The minibatch gradient noise at one point of the loss, from ``batches`` gradients.
+
+    Attributes:
+        trace: $\mathrm{tr}\,\Sigma$, the expected squared distance of one minibatch
+            gradient from their mean (the unbiased estimate over the batches).
+        curvature_trace: $\mathrm{tr}(H\Sigma)$, the same deviations measured in the
+            Hessian's norm; None when no Hessian-vector product was given.
+        loss: Mean loss over the batches (the initial loss, at initialization).
+        batches: Number of minibatch gradients.
+        hvps: Hessian-vector products used.
+    """
+
+    trace: float
+    curvature_trace: float | None
+    loss: float
+    batches: int
+    hvps: int
+
+
+def gradient_noise(gradients: ArrayLike, losses: ArrayLike, matvec: Any = None) -> GradientNoise:
+    r"""Summarise minibatch gradients taken at one point as a [`GradientNoise`][uba_core.GradientNoise].
+
+    ``uba_torch.estimate_gradient_noise`` and ``uba_jax.estimate_gradient_noise``
+    call this with their models' gradients.
+
+    Args:
+        gradients: ``(batches, dim)`` array: one flattened minibatch gradient per row,
+            at least 2 rows, all finite.
+        losses: The ``batches`` minibatch losses (finite).
+        matvec: Optional $v \mapsto Hv$ on float64 vectors of shape ``(dim,)``; with it,
+            ``curvature_trace`` is measured (one product per batch).
+
+    Raises:
+        ValueError: malformed or non-finite gradients or losses; the message names the argument.
+
+    Examples:
+        >>> g = numpy.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0], [0.0, -2.0]])
+        >>> noise = gradient_noise(g, [1.0, 1.0, 1.0, 1.0], lambda v: numpy.array([1.0, 0.5]) * v)
+        >>> round(noise.trace, 6), round(noise.curvature_trace, 6)
+        (3.333333, 2.0)
+    """
+    g = numpy.asarray(gradients, dtype=numpy.float64)
+    if g.ndim != 2 or g.shape[0] < 2 or g.shape[1] < 1 or not numpy.all(numpy.isfinite(g)):
+        raise ValueError(
+            "Argument `gradients` must be a finite (batches, dim) array with batches >= 2 and dim >= 1. "
+            f"Received: shape {g.shape}" + ("" if numpy.all(numpy.isfinite(g)) else ", with non-finite entries") + "."
+        )
+    loss = numpy.asarray(losses, dtype=numpy.float64)
+    if loss.shape != (g.shape[0],) or not numpy.all(numpy.isfinite(loss)):
+        raise ValueError(
+            f"Argument `losses` must hold {g.shape[0]} finite values, one per gradient. Received: losses={losses!r}."
+        )
+    dev = g - g.mean(axis=0)
+    k = g.shape[0]
+    trace = float(numpy.sum(dev * dev) / (k - 1))
+    curvature = None
+    if matvec is not None:
+        curvature = float(sum(float(d @ numpy.asarray(matvec(d), dtype=numpy.float64)) for d in dev) / (k - 1))
+    return GradientNoise(trace, curvature, float(loss.mean()), k, k if matvec is not None else 0)
+
+
+# --- model (a): the noisy quadratic model -------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class NoisyQuadratic:
+    r"""The noisy quadratic model: SGD on $\frac12 \sum_i \lambda_i x_i^2$ with gradient noise.
+
+    In each eigen-direction the second moment of the error obeys
+
+    $$E[x_{t+1}^2] = (1 - \eta_t \lambda)^2 E[x_t^2] + \eta_t^2 s(\lambda),$$
+
+    and the expected loss after the run is $\frac12 \sum_i \lambda_i E[x_T^2]$: exact
+    for SGD on a quadratic with additive noise. The eigenvalues come as one or more
+    quadratures (``nodes``, ``weights`` rows, e.g. one per SLQ probe); the prediction
+    is their mean and its uncertainty their standard error. The start is isotropic,
+    $E[x_0^2] = 2\,\mathrm{gap} / \mathrm{tr}H$, and the noise is
+    $s(\lambda) = c\,\lambda^\gamma$ with $c$ from the measured $\mathrm{tr}\,\Sigma$
+    ($\gamma = 0$: isotropic noise; $\gamma = 1$: noise shaped like the Hessian).
+    Curvature below ``tol * lambda_max`` (flat and negative directions) adds no loss.
+
+    The learning rates are those of plain SGD. Momentum $\beta$ scales the effective
+    rate by about $1 / (1 - \beta)$ and Adam rescales every direction; the model is
+    used only for ratios of rates ([`select_phi`][uba_core.select_phi] reports the peak lr
+    of each phi relative to that of cosine), which a uniform rescaling leaves unchanged.
+
+    Attributes:
+        nodes: ``(quadratures, m)`` eigenvalues (curvature below the threshold removed:
+            its weight is zero).
+        weights: ``(quadratures, m)`` their weights (each row sums to at most 1).
+        initial: $E[x_0^2]$ per direction, per quadrature (as a density, dimension-free).
+        noise_scale: $c$ per quadrature.
+        noise_power: $\gamma$.
+        lambda_max: Largest eigenvalue.
+        method: Description for the report.
+        cost: What the inputs cost.
+    """
+
+    nodes: FloatArray
+    weights: FloatArray
+    initial: FloatArray
+    noise_scale: FloatArray
+    noise_power: float
+    lambda_max: float
+    method: str
+    cost: str
+
+    @classmethod
+    def from_spectrum(
+        cls, spectrum: Spectrum, noise: GradientNoise, *, loss_gap: float | None = None
+    ) -> NoisyQuadratic:
+        r"""The model of a net: its SLQ spectrum and its minibatch gradient noise at initialization.
+
+        $\gamma$ solves $\mathrm{tr}(H\Sigma) / \mathrm{tr}\,\Sigma =
+        \sum w \lambda^{1+\gamma} / \sum w \lambda^\gamma$ over the pooled spectrum
+        (within [0, 2]; without ``curvature_trace`` it is 1, noise shaped like the Hessian).
+
+        Args:
+            spectrum: From ``stochastic_lanczos_quadrature`` or an adapter's ``estimate_spectrum``.
+            noise: From [`gradient_noise`][uba_core.gradient_noise] or an adapter's
+                ``estimate_gradient_noise``, at the same point.
+            loss_gap: Initial loss minus the lowest reachable loss (> 0); default
+                ``noise.loss``, i.e. a lowest loss of 0 (cross-entropy, squared errors).
+        """
+        if not isinstance(spectrum, Spectrum):
+            raise TypeError(f"Argument `spectrum` must be a uba_core.Spectrum. Received: {type(spectrum).__name__}.")
+        if not isinstance(noise, GradientNoise):
+            raise TypeError(f"Argument `noise` must be a uba_core.GradientNoise. Received: {type(noise).__name__}.")
+        gap = noise.loss if loss_gap is None else loss_gap
+        gap = check_real("loss_gap", gap, positive=True)
+        if not spectrum.lambda_max > 0:
+            raise ValueError(
+                f"Argument `spectrum` has no positive curvature (lambda_max = {spectrum.lambda_max!r}): "
+                "the noisy quadratic model needs some."
+            )
+        from uba_core._spectrum import gauss_quadrature
+
+        rows = [gauss_quadrature(a, b) for a, b in spectrum.tridiagonals]
+        width = max(x.size for x, _ in rows)
+        nodes = numpy.zeros((len(rows), width))
+        weights = numpy.zeros((len(rows), width))
+        for i, (x, w) in enumerate(rows):
+            nodes[i, : x.size], weights[i, : x.size] = x, w
+        gamma = 1.0
+        if noise.curvature_trace is not None:
+            gamma = _noise_power(spectrum.nodes, spectrum.weights, noise.curvature_trace / noise.trace)
+        cost = (
+            f"{spectrum.hvps} Hessian-vector products (spectrum), {noise.batches} minibatch gradients"
+            f" and {noise.hvps} products (noise)"
+        )
+        method = (
+            f"noisy quadratic model: SLQ spectrum ({spectrum.probes} probes), noise tr(Sigma) = "
+            f"{noise.trace:.4g} shaped s(lambda) ~ lambda^{gamma:.2f}, loss gap {gap:.4g}"
+        )
+        return cls._build(nodes, weights, spectrum.tol, gap, noise.trace, gamma, method, cost)
+
+    @classmethod
+    def from_eigenvalues(
+        cls, eigenvalues: ArrayLike, *, loss_gap: float, noise_trace: float, noise_power: float = 0.0
+    ) -> NoisyQuadratic:
+        r"""The model of a known quadratic: all its eigenvalues, one quadrature of equal weights.
+
+        Args:
+            eigenvalues: The Hessian's eigenvalues (finite, the largest > 0).
+            loss_gap: Initial loss minus the minimum (> 0).
+            noise_trace: $\mathrm{tr}\,\Sigma$ of one gradient's noise (>= 0).
+            noise_power: $\gamma$ of $s(\lambda) = c \lambda^\gamma$ (0: isotropic).
+
+        Examples:
+            >>> model = NoisyQuadratic.from_eigenvalues([1.0], loss_gap=0.5, noise_trace=0.0)
+            >>> float(model.predict([[0.5, 0.5]])[0][0])  # x halves twice: 0.5 / 16
+            0.03125
+        """
+        lam = numpy.asarray(eigenvalues, dtype=numpy.float64).ravel()
+        if lam.size == 0 or not numpy.all(numpy.isfinite(lam)) or not lam.max() > 0:
+            raise ValueError(
+                "Argument `eigenvalues` must be finite with a positive largest value. "
+                f"Received: eigenvalues={eigenvalues!r}."
+            )
+        gap = check_real("loss_gap", loss_gap, positive=True)
+        trace = check_real("noise_trace", noise_trace, minimum=0.0)
+        gamma = check_real("noise_power", noise_power, minimum=_GAMMA_RANGE[0], maximum=_GAMMA_RANGE[1])
+        weights = numpy.full((1, lam.size), 1.0 / lam.size)
+        method = f"noisy quadratic model: {lam.size} known eigenvalues, noise tr(Sigma) = {trace:.4g}"
+        return cls._build(lam[None, :], weights, 0.0, gap, trace, gamma, method, "none (known spectrum)")
+
+    @classmethod
+    def _build(
+        cls,
+        nodes: FloatArray,
+        weights: FloatArray,
+        tol: float,
+        gap: float,
+        trace: float,
+        gamma: float,
+        method: str,
+        cost: str,
+    ) -> NoisyQuadratic:
+        lambda_max = float(nodes.max())
+        positive = numpy.clip(nodes, 0.0, None)
+        # Per quadrature; the dimension cancels: loss = sum w lambda m / 2 per unit dimension.
+        initial = 2.0 * gap / numpy.sum(weights * positive, axis=1)
+        noise_mass = numpy.sum(weights * numpy.where(positive > 0, positive**gamma, 1.0 if gamma == 0 else 0.0), axis=1)
+        noise_scale = trace / noise_mass
+        keep = nodes > tol * lambda_max
+        nodes = numpy.where(keep, nodes, 0.0)
+        weights = numpy.where(keep, weights, 0.0)
+        for array in (nodes, weights, initial, noise_scale):
+            array.flags.writeable = False
+        return cls(nodes, weights, initial, noise_scale, float(gamma), lambda_max, method, cost)
+
+    def predict(self, lrs: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        r"""Expected final loss (above the minimum) of each learning-rate sequence, with its standard error.
+
+        Args:
+            lrs: ``(schedules, T)`` rates $\eta_0 .. \eta_{T-1}$ (or one sequence).
+
+        Returns:
+            ``(mean, stderr)``, one value per schedule: the mean over the quadratures and
+            its standard error (0 with one quadrature). A diverging sequence predicts inf.
+        """
+        per = self.predict_each(lrs)
+        mean = per.mean(axis=0)
+        q = per.shape[0]
+        err = per.std(axis=0, ddof=1) / math.sqrt(q) if q > 1 else numpy.zeros_like(mean)
+        return mean, numpy.where(numpy.isfinite(err), err, numpy.inf)
+
+    def predict_each(self, lrs: ArrayLike) -> FloatArray:
+        """The prediction of every quadrature: ``(quadratures, schedules)``."""
+        eta = _lr_rows(lrs)
+        lam = self.nodes[None, :, :]  # (1, q, m)
+        noise = self.noise_scale[None, :, None] * numpy.where(lam > 0, lam, 0.0) ** self.noise_power
+        m = numpy.broadcast_to(self.initial[None, :, None], (eta.shape[0], *self.nodes.shape)).copy()
+        with numpy.errstate(over="ignore", invalid="ignore"):
+            for t in range(eta.shape[1]):
+                e = eta[:, t, None, None]
+                m = (1.0 - e * lam) ** 2 * m + e * e * noise
+            loss = 0.5 * numpy.sum(self.weights[None] * lam * m, axis=2)  # (schedules, q)
+        return numpy.where(numpy.isfinite(loss), loss, numpy.inf).T
+
+
+def _noise_power(nodes: FloatArray, weights: FloatArray, ratio: float) -> float:
+    """gamma in _GAMMA_RANGE with sum w l^(1+g) / sum w l^g = ratio (bisection; the ratio grows with g)."""
+    lam = numpy.clip(nodes, 0.0, None)
+    w = numpy.where(lam > 0, weights, 0.0)
+    lam = numpy.where(lam > 0, lam, 1.0)
+
+    def rho(g: float) -> float:
+        return float(numpy.sum(w * lam ** (1 + g)) / numpy.sum(w * lam**g))
+
+    lo, hi = _GAMMA_RANGE
+    if not math.isfinite(ratio) or ratio <= rho(lo):
+        return lo
+    if ratio >= rho(hi):
+        return hi
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if rho(mid) < ratio else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def _lr_rows(lrs: ArrayLike) -> FloatArray:
+    eta = numpy.asarray(lrs, dtype=numpy.float64)
+    if eta.ndim == 1:
+        eta = eta[None, :]
+    if eta.ndim != 2 or eta.shape[1] < 1 or not numpy.all(numpy.isfinite(eta)) or numpy.any(eta < 0):
+        raise ValueError(
+            "Argument `lrs` must be a (schedules, steps) array of finite rates >= 0 with steps >= 1. "
+            f"Received: shape {eta.shape}."
+        )
+    return eta
+
+
+# --- model (b): the annealing law ---------------------------------------------------------
+
+
+def _areas(lrs: FloatArray, decay: float) -> tuple[FloatArray, FloatArray]:
+    r"""$S_1$ and $S_2$ after 0 .. n updates (length n + 1) of the rates ``lrs``."""
+    s1 = numpy.concatenate([[0.0], numpy.cumsum(lrs)])
+    drops = numpy.concatenate([[0.0], numpy.clip(lrs[:-1] - lrs[1:], 0.0, None)])
+    m = numpy.empty_like(drops)
+    acc = 0.0
+    for i, d in enumerate(drops):
+        acc = decay * acc + d
+        m[i] = acc
+    s2 = numpy.concatenate([[0.0], numpy.cumsum(m)])
+    return s1, s2
+
+
+def _check_log(i: int, log: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(steps, lrs, losses) of ``logs[i]`` given as (lrs, losses) or (steps, lrs, losses)."""
+    name = f"logs[{i}]"
+    if not isinstance(log, (tuple, list)) or len(log) not in (2, 3):
+        raise ValueError(
+            f"Argument `{name}` must be (lrs, losses) or (steps, lrs, losses). Received: {type(log).__name__}."
+        )
+    arrays = [numpy.asarray(a, dtype=numpy.float64) for a in log]
+    if len(arrays) == 2:
+        arrays.insert(0, numpy.arange(arrays[0].size, dtype=numpy.float64))
+    steps, lrs, losses = arrays
+    parts = ("steps", "lrs", "losses")
+    for part, a in zip(parts, arrays, strict=True):
+        if a.ndim != 1 or a.size != steps.size:
+            raise ValueError(
+                f"Argument `{name}` must hold 1-D {', '.join(parts)} of one length. Received: {part} {a.shape}."
+            )
+        if not numpy.all(numpy.isfinite(a)):
+            bad = int(numpy.flatnonzero(~numpy.isfinite(a))[0])
+            raise ValueError(f"Argument `{name}` must hold finite {part}. Received: {part}[{bad}] = {float(a[bad])!r}.")
+    if numpy.any(steps < 0) or numpy.any(steps != numpy.round(steps)) or numpy.any(numpy.diff(steps) <= 0):
+        raise ValueError(
+            f"Argument `{name}`: steps must be integers >= 0, strictly increasing. Received: {steps[:5]}..."
+        )
+    if numpy.any(lrs < 0):
+        raise ValueError(f"Argument `{name}`: lrs must be >= 0. Received: min {lrs.min()!r}.")
+    return steps, lrs, losses
+
+
+@dataclasses.dataclass(frozen=True)
+class AnnealingLaw:
+    r"""The loss-curve law of Tissue et al. (2024), "Scaling law with learning rate annealing":
+
+    $$L(t) = L_0 + A\,S_1(t)^{-\alpha} - C\,S_2(t),$$
+
+    with $S_1(t) = \sum_{i<t} \eta_i$ the area under the rates before step $t$ and
+    $S_2(t) = \sum_{i<t} m_i$, $m_i = \lambda m_{i-1} + \max(\eta_{i-1} - \eta_i, 0)$
+    the annealing area with momentum $\lambda$ (rises, as in warmup, count 0).
+
+    [`fit`][uba_core.AnnealingLaw.fit] fits it to pilot logs: for every $\alpha$ of a
+    log grid (0.05 .. 2) and momentum half-life $h$ (0, then 1 step .. the longest log,
+    log-spaced; $\lambda = 2^{-1/h}$), $L_0$, $A \ge 0$, $C \ge 0$ by least squares;
+    the pair with the smallest residual wins. The uncertainty of a prediction is the
+    least-squares standard error of $(L_0, A, C)$ at that pair, with the residual
+    variance inflated by the residuals' lag-1 autocorrelation ($\alpha$ and $\lambda$
+    are taken as known: the error is a lower bound).
+
+    Attributes:
+        L0, A, alpha, C, decay: The law's parameters ($\lambda$ = ``decay``).
+        covariance: 3 x 3 covariance of ``(L0, A, C)`` (rows and columns of a
+            coefficient fixed at 0 are 0).
+        residual_std: Standard deviation of the fit's residuals.
+        points: Loss points fitted.
+        method: Description for the report.
+        cost: Pilot steps (set by [`fit`][uba_core.AnnealingLaw.fit] with ``total_steps``).
+    """
+
+    L0: float
+    A: float
+    alpha: float
+    C: float
+    decay: float
+    covariance: FloatArray
+    residual_std: float
+    points: int
+    method: str
+    cost: str
+    pilot_steps: int
+
+    @classmethod
+    def fit(cls, logs: Sequence[Any], *, skip_steps: int | Sequence[int] = 0) -> AnnealingLaw:
+        r"""Fit the law to pilot logs (any framework: plain arrays).
+
+        Args:
+            logs: One or more logs, each ``(lrs, losses)`` with one entry per step from
+                step 0, or ``(steps, lrs, losses)`` for logs that skip steps (the rate
+                between logged steps is interpolated linearly). ``losses[k]`` is the
+                training loss measured before the update at ``steps[k]`` with rate
+                ``lrs[k]``. The rates must anneal in at least one log, or $C$ is unknown.
+            skip_steps: Steps at the start of each log left out of the fit (warmup); one
+                value for all logs or one per log. Points before the first update with a
+                positive rate are always left out ($S_1 = 0$: the law is undefined there).
+
+        Raises:
+            ValueError: a log is malformed, non-finite, too short (fewer than
+                ``MIN_LOG_POINTS`` points after ``skip_steps``), has a constant loss,
+                or no log anneals; the message names the argument.
+
+        Examples:
+            >>> const = numpy.full(100, 0.1)
+            >>> cosine = 0.05 * (1 + numpy.cos(numpy.pi * numpy.arange(100) / 100))
+            >>> def law(lrs):  # L0 = 2, A = 3, alpha = 0.5, C = 1, no momentum: S2 = the drop so far
+            ...     s1 = numpy.r_[0.0, numpy.cumsum(lrs)][:-1]
+            ...     before = numpy.r_[lrs[0], lrs[:-1]]  # the rate of the last update before each point
+            ...     return 2.0 + 3.0 * numpy.r_[1.0, s1[1:]] ** -0.5 - 1.0 * (lrs[0] - before)
+            >>> fit = AnnealingLaw.fit([(const, law(const)), (cosine, law(cosine))])
+            >>> round(fit.L0, 3), round(fit.A, 3), round(fit.alpha, 3), round(fit.C, 3), fit.decay
+            (2.0, 3.0, 0.5, 1.0, 0.0)
+        """
+        if isinstance(logs, (str, bytes)) or not isinstance(logs, Sequence) or not logs:
+            raise ValueError(f"Argument `logs` must be a non-empty sequence of pilot logs. Received: logs={logs!r}.")
+        skips = [skip_steps] * len(logs) if not isinstance(skip_steps, Sequence) else list(skip_steps)
+        if len(skips) != len(logs):
+            raise ValueError(
+                f"Argument `skip_steps` must be one integer or one per log ({len(logs)}). Received: {skip_steps!r}."
+            )
+        skips = [check_int("skip_steps", s, minimum=0) for s in skips]
+        parsed = [_check_log(i, log) for i, log in enumerate(logs)]
+        annealing = False
+        for i, (steps, lrs, _) in enumerate(parsed):  # the law needs S1 > 0: at least one update with rate > 0
+            positive = numpy.flatnonzero(lrs > 0)
+            first = int(steps[positive[0]]) + 1 if positive.size else int(steps[-1]) + 1
+            skips[i] = max(skips[i], first)
+        for i, ((steps, lrs, losses), skip) in enumerate(zip(parsed, skips, strict=True)):
+            used = steps >= skip
+            if used.sum() < MIN_LOG_POINTS:
+                raise ValueError(
+                    f"Argument `logs[{i}]` is too short: {int(used.sum())} points at steps >= skip_steps = {skip}, "
+                    f"at least {MIN_LOG_POINTS} needed. Received: {steps.size} points."
+                )
+            if numpy.ptp(losses[used]) == 0:
+                raise ValueError(
+                    f"Argument `logs[{i}]` has a constant loss ({losses[used][0]!r}): it says nothing about the law."
+                )
+            annealing |= bool(numpy.any(numpy.diff(lrs[steps >= skip]) < 0))
+        if not annealing:
+            raise ValueError(
+                "Argument `logs` must contain a run whose rate decays (e.g. a cosine pilot): with constant or rising "
+                "rates only, the annealing term of the law cannot be fitted."
+            )
+        longest = max(int(s[-1]) + 1 for s, _, _ in parsed)
+        half_lives = numpy.concatenate([[0.0], numpy.geomspace(1.0, max(longest, 2), _HALF_LIVES)])
+        grids = []
+        for steps, lrs, losses in parsed:
+            full = numpy.interp(numpy.arange(int(steps[-1]) + 1), steps, lrs)
+            grids.append((steps.astype(int), full, losses))
+        ys = numpy.concatenate([loss[s >= k] for (s, _, loss), k in zip(grids, skips, strict=True)])
+        # Relative residuals when every loss is positive: the fit follows the late, low part
+        # of a curve (what decides the final loss) as closely as its early transient.
+        sw = 1.0 / ys if numpy.all(ys > 0) else numpy.ones_like(ys)
+
+        def at(alpha: float, h: float) -> tuple[float, float, float, FloatArray, FloatArray]:
+            decay = 0.0 if h == 0 else 0.5 ** (1.0 / h)
+            coef, sse, free = _nonneg_lstsq(_design(grids, skips, alpha, decay) * sw[:, None], ys * sw)
+            return (sse, alpha, decay, coef, free)
+
+        def best_of(alphas: Any, lives: Any) -> tuple[tuple[float, float, float, FloatArray, FloatArray], float]:
+            fits = [(at(float(a), float(h)), float(h)) for h in lives for a in alphas]
+            return min(fits, key=lambda f: f[0][0])
+
+        best, h = best_of(_ALPHAS, half_lives)
+        # Refine around the best grid point: one grid cell either side, 9 x 9 points.
+        i, j = int(numpy.argmin(abs(_ALPHAS - best[1]))), int(numpy.argmin(abs(half_lives - h)))
+        a_lo, a_hi = _ALPHAS[max(i - 1, 0)], _ALPHAS[min(i + 1, _ALPHAS.size - 1)]
+        h_lo, h_hi = half_lives[max(j - 1, 1)], half_lives[min(j + 1, half_lives.size - 1)]
+        lives = numpy.geomspace(h_lo, h_hi, 9) if j > 0 else numpy.concatenate([[0.0], numpy.geomspace(h_lo, h_hi, 8)])
+        fine, h = best_of(numpy.geomspace(a_lo, a_hi, 9), lives)
+        best = min(best, fine, key=lambda f: f[0])
+        # Then alpha, the half-life and alpha again by golden-section search (log scale).
+        a = math.log(best[1])
+        a = _golden(lambda x: at(math.exp(x), h)[0], a - 0.15, a + 0.15)
+        if h > 0:
+            h = math.exp(_golden(lambda x: at(math.exp(a), math.exp(x))[0], math.log(h) - 0.3, math.log(h) + 0.3))
+        a = _golden(lambda x: at(math.exp(x), h)[0], a - 0.05, a + 0.05)
+        best = min(best, at(math.exp(a), h), key=lambda f: f[0])
+        sse, alpha, decay, coef, free = best
+        L0, A, C = (float(v) for v in coef)
+        x = _design(grids, skips, alpha, decay) * sw[:, None]
+        n, p = ys.size, int(sum(free))
+        resid = ys * sw - x @ numpy.array([L0, A, C])
+        var = sse / max(n - p - 2, 1)
+        rho = float(numpy.corrcoef(resid[:-1], resid[1:])[0, 1]) if n > 3 and numpy.std(resid) > 0 else 0.0
+        rho = max(rho, 0.0) if math.isfinite(rho) else 0.0
+        var *= (1 + rho) / (1 - rho) if rho < 0.99 else 199.0
+        cov = numpy.zeros((3, 3))
+        idx = numpy.flatnonzero(free)
+        xf = x[:, idx]
+        cov[numpy.ix_(idx, idx)] = var * numpy.linalg.pinv(xf.T @ xf)
+        pilot = sum(int(s[-1]) + 1 for s, _, _ in parsed)
+        method = (
+            f"annealing law (Tissue et al. 2024) fitted to {len(logs)} pilot log(s), {n} points: "
+            f"L0 = {L0:.4g}, A = {A:.4g}, alpha = {alpha:.3g}, C = {C:.4g}, momentum {decay:.4g}"
+        )
+        return cls(
+            float(L0), float(A), alpha, float(C), decay, cov, float(numpy.std(resid / sw)), n, method,
+            f"{pilot} pilot steps", pilot,
+        )  # fmt: skip
+
+    def curve(self, lrs: ArrayLike) -> FloatArray:
+        """The law's loss before each update 1 .. T and after the last (length T) of one rate sequence."""
+        eta = _lr_rows(lrs)[0]
+        s1, s2 = _areas(eta, self.decay)
+        with numpy.errstate(divide="ignore"):
+            return numpy.asarray(self.L0 + self.A * s1[1:] ** -self.alpha - self.C * s2[1:])
+
+    def predict(self, lrs: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """The law's final loss of each rate sequence (after its last update), with its standard error.
+
+        Args:
+            lrs: ``(schedules, T)`` rates (or one sequence).
+
+        Returns:
+            ``(mean, stderr)``, one value per schedule.
+        """
+        rows = self.features(lrs)
+        mean = rows @ numpy.array([self.L0, self.A, self.C])
+        err = numpy.sqrt(numpy.einsum("ij,jk,ik->i", rows, self.covariance, rows).clip(0.0))
+        return mean, err
+
+    def features(self, lrs: ArrayLike) -> FloatArray:
+        """``(schedules, 3)`` rows ``(1, S1^-alpha, -S2)`` at the end of each sequence."""
+        eta = _lr_rows(lrs)
+        out = numpy.empty((eta.shape[0], 3))
+        for i, row in enumerate(eta):
+            s1, s2 = _areas(row, self.decay)
+            out[i] = (1.0, s1[-1] ** -self.alpha if s1[-1] > 0 else numpy.inf, -s2[-1])
+        return out
+
+
+def _design(grids: list[Any], skips: list[int], alpha: float, decay: float) -> FloatArray:
+    rows = []
+    for (s, full, _), k in zip(grids, skips, strict=True):
+        s1, s2 = _areas(full, decay)
+        sel = s[s >= k]
+        rows.append(numpy.stack([numpy.ones(sel.size), s1[sel] ** -alpha, -s2[sel]], axis=1))
+    return numpy.concatenate(rows)
+
+
+def _golden(f: Any, lo: float, hi: float, iterations: int = 40) -> float:
+    """The minimiser of ``f`` on [lo, hi] by golden-section search."""
+    ratio = (math.sqrt(5) - 1) / 2
+    c, d = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    fc, fd = f(c), f(d)
+    for _ in range(iterations):
+        if fc < fd:
+            hi, d, fd = d, c, fc
+            c = hi - ratio * (hi - lo)
+            fc = f(c)
+        else:
+            lo, c, fc = c, d, fd
+            d = lo + ratio * (hi - lo)
+            fd = f(d)
+    return (lo + hi) / 2
+
+
+def _nonneg_lstsq(x: FloatArray, y: FloatArray) -> tuple[FloatArray, float, FloatArray]:
+    """Least squares with the 2nd and 3rd coefficients >= 0 (the 4 active sets tried)."""
+    best: tuple[FloatArray, float, FloatArray] | None = None
+    for free in ([True, True, True], [True, False, True], [True, True, False], [True, False, False]):
+        mask = numpy.array(free)
+        coef = numpy.zeros(3)
+        coef[mask] = numpy.linalg.lstsq(x[:, mask], y, rcond=None)[0]
+        if numpy.any(coef[1:] < 0):
+            continue
+        sse = float(numpy.sum((y - x @ coef) ** 2))
+        if best is None or sse < best[1]:
+            best = (coef, sse, mask)
+    assert best is not None  # the constant-only fit is always feasible
+    return best
+
+
+# --- the selection ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class PhiCandidate:
+    """One candidate of a [`PhiSelection`][uba_core.PhiSelection]: its phi, its peak-lr factor
+    (relative to the user's peak lr), the predicted final loss and its standard error."""
+
+    phi: float
+    lr_factor: float
+    loss: float
+    stderr: float
+
+
+@dataclasses.dataclass(frozen=True)
+class PhiSelection:
+    """The report of [`select_phi`][uba_core.select_phi].
+
+    Attributes:
+        phi: The chosen phi (2 on a fallback).
+        lr_factor: Multiply your current peak lr by this (1 for the annealing law).
+        peak_lr: ``lr_factor`` times the peak lr you gave.
+        candidates: Every candidate's prediction.
+        fallback: True when the best candidate's predicted gain over phi = 2 was within
+            ``z`` standard errors of the difference, and phi = 2 was kept.
+        reason: Why this phi, in words.
+        method: The model, with its fitted numbers.
+        cost: What the model's inputs cost.
+        total_steps: The budget T.
+    """
+
+    phi: float
+    lr_factor: float
+    peak_lr: float
+    candidates: tuple[PhiCandidate, ...]
+    fallback: bool
+    reason: str
+    method: str
+    cost: str
+    total_steps: int
+
+    def __str__(self) -> str:
+        lines = [
+            f"phi for a budget of {self.total_steps} steps: phi = {self.phi:g}, peak lr x {self.lr_factor:.3g}"
+            f" = {self.peak_lr:.4g}" + (" (fallback to cosine)" if self.fallback else ""),
+            f"  reason    {self.reason}",
+            f"  method    {self.method}",
+            f"  cost      {self.cost}",
+            "  candidates (predicted final loss ± standard error):",
+        ]
+        for c in self.candidates:
+            mark = " <" if c.phi == self.phi else ""
+            lines.append(f"    phi = {c.phi:<6g} lr x {c.lr_factor:<7.3g} {c.loss:.6g} ± {c.stderr:.2g}{mark}")
+        return "\n".join(lines)
+
+
+def select_phi(
+    model: LossModel,
+    total_steps: int,
+    *,
+    peak_lr: float,
+    warmup_steps: int = 0,
+    min_lr: float = 0.0,
+    candidates: Sequence[float] = CANDIDATE_PHIS,
+    z: float = 1.0,
+) -> PhiSelection:
+    r"""Choose phi (and a peak-lr factor) for a budget of ``total_steps`` from a loss model.
+
+    Every candidate phi is scored by ``model.predict`` on its UBA curve (``warmup_steps``,
+    ``min_lr``):
+
+    - [`NoisyQuadratic`][uba_core.NoisyQuadratic]: each phi at its own best peak lr
+      (searched on a log grid, $2^{-16} .. 2^2$ times $1/\lambda_{max}$, in quarter
+      octaves); ``lr_factor`` is that lr over cosine's. Your ``peak_lr`` is taken to be
+      tuned for cosine, so the peak lr to use is ``peak_lr * lr_factor``.
+    - [`AnnealingLaw`][uba_core.AnnealingLaw]: each phi at your ``peak_lr`` (the pilots'
+      peak), ``lr_factor`` = 1: the law's loss falls as the lr area grows, so it cannot
+      choose a peak lr.
+
+    The candidate with the lowest predicted loss is chosen if its gain over phi = 2 is
+    more than ``z`` standard errors of the difference; otherwise phi = 2 (cosine) is
+    kept with factor 1 and ``fallback`` is True.
+
+    Args:
+        model: A [`NoisyQuadratic`][uba_core.NoisyQuadratic] or an
+            [`AnnealingLaw`][uba_core.AnnealingLaw].
+        total_steps: The budget T (>= 2), warmup included.
+        peak_lr: Your current peak lr (> 0), typically tuned for cosine.
+        warmup_steps: Linear warmup steps from 0, as in your schedule (< total_steps).
+        min_lr: The floor of your schedule (>= 0, < peak_lr).
+        candidates: The phis to score (> 0, finite; must contain 2).
+        z: The fallback threshold in standard errors (>= 0).
+
+    Returns:
+        The [`PhiSelection`][uba_core.PhiSelection] report (``print`` it).
+
+    Examples:
+        >>> model = NoisyQuadratic.from_eigenvalues(numpy.logspace(0, -1, 50), loss_gap=10.0, noise_trace=0.1)
+        >>> pick = select_phi(model, 300, peak_lr=0.5)
+        >>> pick.phi > 2, pick.fallback
+        (True, False)
+    """
+    predict = getattr(model, "predict", None)
+    if not callable(predict):
+        raise TypeError(
+            "Argument `model` must be a uba_core.NoisyQuadratic or uba_core.AnnealingLaw (anything with "
+            f"predict(lrs) -> (mean, stderr)). Received: {type(model).__name__}."
+        )
+    total = check_int("total_steps", total_steps, minimum=2)
+    peak = check_real("peak_lr", peak_lr, positive=True)
+    warmup = check_int("warmup_steps", warmup_steps, minimum=0)
+    if warmup >= total:
+        raise ValueError(f"Argument `warmup_steps` must be < total_steps = {total}. Received: warmup_steps={warmup}.")
+    floor = check_real("min_lr", min_lr, minimum=0.0)
+    if floor >= peak:
+        raise ValueError(f"Argument `min_lr` must be < peak_lr = {peak!r}. Received: min_lr={floor!r}.")
+    z = check_real("z", z, minimum=0.0)
+    if isinstance(candidates, (str, bytes)) or not isinstance(candidates, Sequence) or not candidates:
+        raise ValueError(f"Argument `candidates` must be a non-empty sequence of phis. Received: {candidates!r}.")
+    phis = [check_real("candidates", c, positive=True) for c in candidates]
+    if 2.0 not in phis:
+        raise ValueError(f"Argument `candidates` must contain 2 (cosine, the fallback). Received: {candidates!r}.")
+
+    def curves(phi: float, peaks: FloatArray) -> FloatArray:
+        shape = UBAConfig(total_steps=total, peak_lr=1.0, phi=phi, warmup_steps=warmup, min_lr=floor / peak)
+        curve = numpy.asarray(shape(numpy.arange(total, dtype=numpy.float64)), dtype=numpy.float64)
+        return numpy.asarray(peaks[:, None] * curve[None, :], dtype=numpy.float64)
+
+    if isinstance(model, NoisyQuadratic):
+        lrs = _LR_GRID / model.lambda_max
+        per: dict[float, FloatArray] = {}
+        for phi in phis:
+            each = model.predict_each(curves(phi, lrs))  # (q, lrs)
+            per[phi] = each
+        best_lr = {phi: int(numpy.argmin(per[phi].mean(axis=0))) for phi in phis}
+        base = per[2.0][:, best_lr[2.0]]
+        rows, diffs = [], {}
+        for phi in phis:
+            each = per[phi][:, best_lr[phi]]
+            q = each.size
+            mean, err = float(each.mean()), (float(each.std(ddof=1) / math.sqrt(q)) if q > 1 else 0.0)
+            d = each - base
+            diffs[phi] = (float(d.mean()), float(d.std(ddof=1) / math.sqrt(q)) if q > 1 else 0.0)
+            factor = float(lrs[best_lr[phi]] / lrs[best_lr[2.0]])
+            rows.append(PhiCandidate(phi, factor, mean, err))
+    else:
+        all_lrs = numpy.concatenate([curves(phi, numpy.array([peak])) for phi in phis])
+        mean, err = predict(all_lrs)
+        feats = model.features(all_lrs) if isinstance(model, AnnealingLaw) else None
+        rows, diffs = [], {}
+        i2 = phis.index(2.0)
+        for i, phi in enumerate(phis):
+            rows.append(PhiCandidate(phi, 1.0, float(mean[i]), float(err[i])))
+            if feats is not None and isinstance(model, AnnealingLaw):
+                d = feats[i] - feats[i2]
+                se = math.sqrt(max(float(d @ model.covariance @ d), 0.0))
+            else:
+                se = math.hypot(float(err[i]), float(err[i2]))
+            diffs[phi] = (float(mean[i] - mean[i2]), se)
+    best = min(rows, key=lambda c: (c.loss, abs(math.log(c.phi / 2.0))))
+    gain, se = diffs[best.phi]
+    fallback = best.phi != 2.0 and not (-gain > z * se)
+    if best.phi == 2.0:
+        chosen, reason = best, "phi = 2 (cosine) has the lowest predicted loss"
+    elif fallback:
+        chosen = next(c for c in rows if c.phi == 2.0)
+        chosen = dataclasses.replace(chosen, lr_factor=1.0)
+        reason = (
+            f"phi = {best.phi:g} is predicted better by {-gain:.3g}, within {z:g} standard errors of the "
+            f"difference ({se:.3g}): cosine is kept"
+        )
+    else:
+        chosen = best
+        reason = f"predicted {-gain:.3g} below phi = 2, {(-gain / se) if se > 0 else math.inf:.3g} standard errors"
+    return PhiSelection(
+        chosen.phi,
+        chosen.lr_factor,
+        peak * chosen.lr_factor,
+        tuple(rows),
+        fallback,
+        reason,
+        model.method,
+        model.cost,
+        total,
+    )
