@@ -58,9 +58,10 @@ FloatArray = NDArray[numpy.float64]
 class LossModel(Protocol):
     """What [`select_phi`][uba_core.select_phi] needs of a model."""
 
-    method: str
-    cost: str
-
+    @property
+    def method(self) -> str: ...
+    @property
+    def cost(self) -> str: ...
     def predict(self, lrs: ArrayLike) -> tuple[FloatArray, FloatArray]: ...
 
 

@@ -7,6 +7,8 @@ Examples::
     uba curve --total-steps 1000 --peak-lr 0.1 --stable-steps 600 --rebudget 800 1500
     uba phi --phi 8
     uba phi --kappa 100
+    uba select-phi --log constant.csv --log cosine.csv --total-steps 4000 --peak-lr 3e-4 \\
+        --warmup-steps 200 --png predicted.png
 
 It needs numpy only (matplotlib for ``--png``). Exit status 2 is a usage error (a bad,
 missing or too large argument; nothing is printed or written), 1 a file that cannot
@@ -57,6 +59,14 @@ _CURVE_EPILOG = (
     "With --rebudget, the curve printed, plotted and written is the final one, over "
     "0..the last TOTAL: each --rebudget STEP TOTAL keeps the curve up to STEP and spreads "
     "the rest of the decay over the new budget TOTAL (UBAConfig.rebudget)."
+)
+
+
+_SELECT_EPILOG = (
+    "A log is a CSV file with a header naming the columns step, lr and loss (others are "
+    "ignored); loss is the training loss measured before the update of that step, with that "
+    "lr. Logs may skip steps. At least one pilot's lr must decay. Exit status: 2 for a bad "
+    "argument or log content, 1 for a log that cannot be read or a --png that cannot be written."
 )
 
 
@@ -114,7 +124,28 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     group = phi.add_mutually_exclusive_group(required=True)
     group.add_argument("--phi", type=float, help="describe this phi")
     group.add_argument("--kappa", type=float, help="the phi of this condition number (2 kappa)")
-    return parser, {"curve": curve, "phi": phi}
+
+    select = sub.add_parser(
+        "select-phi",
+        help="choose phi for a budget from short pilot runs' logs",
+        description="Fit the annealing law of Tissue et al. (2024) to the (step, lr, loss) logs of short "
+        "pilot runs (for example constant and cosine, each a quarter of the budget, at your peak lr) and "
+        "print each phi's predicted final loss at the full budget, and the phi to use.",
+        epilog=_SELECT_EPILOG,
+    )
+    select.add_argument(
+        "--log", action="append", required=True, help="a pilot's CSV with columns step, lr, loss (repeatable)"
+    )
+    select.add_argument("--total-steps", type=int, required=True, help="the full budget T, warmup included")
+    select.add_argument("--peak-lr", type=float, required=True, help="the peak lr of the full run (the pilots')")
+    select.add_argument("--warmup-steps", type=int, default=0, help="warmup steps of the full run")
+    select.add_argument("--min-lr", type=float, default=0.0, help="floor of the full run's schedule")
+    select.add_argument(
+        "--skip-steps", type=int, help="steps left out at the start of every log (default: those before its peak lr)"
+    )
+    select.add_argument("--z", type=float, default=1.0, help="keep cosine unless a phi wins by z standard errors")
+    select.add_argument("--png", help="plot the pilots and the predicted curves here, as PNG (needs matplotlib)")
+    return parser, {"curve": curve, "phi": phi, "select-phi": select}
 
 
 _FLAGS = {
@@ -290,13 +321,117 @@ def _phi(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
     print(f"mean lr factor  {shape.mean_lr_factor:.6g} (cosine: 0.5)")
 
 
+def _read_log(path: str) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """(steps, lrs, losses) of a pilot's CSV; a bad table is a ValueError naming the file."""
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError) as err:
+        raise _Failed(f"cannot read --log {path!r}: {getattr(err, 'strerror', None) or err}") from err
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    missing = [c for c in ("step", "lr", "loss") if c not in header]
+    if missing:
+        raise ValueError(
+            f"Argument `--log` {path!r} must have a header with the columns step, lr and loss. "
+            f"Received: header {rows[0] if rows else []!r}."
+        )
+    cols = [header.index(c) for c in ("step", "lr", "loss")]
+    try:
+        table = numpy.array([[float(row[c]) for c in cols] for row in rows[1:] if row], dtype=numpy.float64)
+    except (ValueError, IndexError) as err:
+        raise ValueError(f"Argument `--log` {path!r} must hold numbers in step, lr and loss: {err}.") from err
+    if table.size == 0:
+        raise ValueError(f"Argument `--log` {path!r} has no rows. Received: an empty table.")
+    return table[:, 0], table[:, 1], table[:, 2]
+
+
+def _select_phi(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
+    from uba_core._select import AnnealingLaw, select_phi
+
+    logs = [_read_log(path) for path in args.log]  # unreadable: exit 1 before any check
+    try:
+        if args.skip_steps is None:  # the warmup: each log's steps before its highest rate
+            skips: int | list[int] = [int(steps[int(numpy.argmax(lrs))]) for steps, lrs, _ in logs]
+        else:
+            skips = args.skip_steps
+        law = AnnealingLaw.fit(logs, skip_steps=skips)
+        report = select_phi(
+            law,
+            args.total_steps,
+            peak_lr=args.peak_lr,
+            warmup_steps=args.warmup_steps,
+            min_lr=args.min_lr,
+            z=args.z,
+        )
+    except (TypeError, ValueError) as err:
+        message = str(err)
+        for i, path in enumerate(args.log):  # name the file, not the list index
+            message = message.replace(f"`logs[{i}]`", f"`--log` {path!r}")
+        for key in ("total_steps", "peak_lr", "warmup_steps", "min_lr", "skip_steps", "logs"):
+            flag = f"--{key.replace('_', '-')}" if key != "logs" else "--log"
+            message = message.replace(f"`{key}`", f"`{flag}`").replace(f"Received: {key}=", f"Received: {flag}=")
+        usage(message)
+    plt = _pyplot() if args.png else None
+    print(report)
+    if plt is not None:
+        _plot_selection(args.png, plt, law, report, logs, args)
+        print(f"wrote {args.png}")
+
+
+def _plot_selection(
+    path: str,
+    plt: ModuleType,
+    law: object,
+    report: object,
+    logs: list[tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]],
+    args: argparse.Namespace,
+) -> None:
+    from uba_core._select import AnnealingLaw, PhiSelection
+
+    assert isinstance(law, AnnealingLaw) and isinstance(report, PhiSelection)
+    total = report.total_steps
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    for i, (steps, lrs, losses) in enumerate(logs):
+        ax1.plot(steps, lrs, color="0.4", lw=1, ls=(0, (1, 1 + i)), label=f"pilot {i + 1}")
+        ax2.plot(steps, losses, ".", color="0.4", ms=2, label=None if i else "pilot losses")
+    colors = plt.cm.viridis(numpy.linspace(0.0, 0.92, len(report.candidates)))
+    for cand, color in zip(report.candidates, colors, strict=True):
+        cfg = UBAConfig(
+            total_steps=total, peak_lr=report.peak_lr / report.lr_factor * cand.lr_factor, phi=cand.phi,
+            warmup_steps=args.warmup_steps, min_lr=args.min_lr,
+        )  # fmt: skip
+        rates = cfg(numpy.arange(total, dtype=numpy.float64))
+        width = 2.4 if cand.phi == report.phi else 1.2
+        label = f"phi = {cand.phi:g}: {cand.loss:.4g}" + (" (chosen)" if cand.phi == report.phi else "")
+        ax1.plot(numpy.arange(total), rates, color=color, lw=width)
+        ax2.plot(numpy.arange(1, total + 1), law.curve(rates), color=color, lw=width, label=label)
+    # The loss axis spans the fitted part of the pilots and the predictions, not the first steps.
+    fitted = numpy.concatenate([loss[len(loss) // 10 :] for _, _, loss in logs])
+    finals = [c.loss for c in report.candidates]
+    low, high = min(fitted.min(), *finals), max(fitted.max(), *finals)
+    ax2.set_ylim(low - 0.05 * (high - low), high + 0.05 * (high - low))
+    ax1.set(title="learning rate", xlabel="step", ylabel="lr")
+    ax2.set(title=f"the fitted law's loss at T = {total}", xlabel="step", ylabel="training loss")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=110)
+    plt.close(fig)
+    try:
+        with open(path, "wb") as handle:
+            handle.write(image.getvalue())
+    except OSError as err:
+        raise _Failed(f"cannot write --png {path!r}: {err.strerror or err}") from err
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``uba`` command: 0 done, 2 a usage error, 1 a file that cannot be written."""
     parser, commands = _build_parser()
     args = parser.parse_args(argv)
     command = commands[args.command]
     try:
-        {"curve": _curve, "phi": _phi}[args.command](args, command.error)
+        {"curve": _curve, "phi": _phi, "select-phi": _select_phi}[args.command](args, command.error)
     except _Failed as err:
         print(f"{command.prog}: error: {err}", file=sys.stderr)
         return 1
