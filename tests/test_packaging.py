@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -450,3 +451,83 @@ def test_the_cli_runs_nothing_from_the_working_folder(tmp_path, args: list[str])
         path.write_text("raise SystemExit('tasks.py was run')\n")
     proc = uba(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+
+
+# --- uba select-phi ----------------------------------------------------------------------------
+
+
+def law_log(path, lrs: np.ndarray, *, noise: float = 0.0, seed: int = 0) -> None:
+    """A pilot CSV whose losses follow L = 2 + 3 S1^-0.4 - 5 S2 (momentum half-life 4 steps),
+    the areas summed here directly from the rates (independently of uba_core)."""
+    decay = 0.5 ** (1 / 4)
+    rng = np.random.default_rng(seed)
+    rows, s1, s2, m = [], 0.0, 0.0, 0.0
+    for k, lr in enumerate(lrs):
+        loss = 2.0 + 3.0 * s1**-0.4 - 5.0 * s2 if s1 > 0 else 9.0
+        rows.append(f"{k},{float(lr)!r},{float(loss + noise * rng.standard_normal())!r},ignored")
+        m = decay * m + max((lrs[k - 1] - lr) if k else 0.0, 0.0)
+        s1, s2 = s1 + lr, s2 + m
+    path.write_text("step,lr,loss,other\n" + "\n".join(rows) + "\n")
+
+
+PILOT = 50
+
+
+@pytest.fixture
+def pilots(tmp_path):
+    peak, t = 0.1, np.arange(PILOT)
+    constant = np.where(t < 5, peak * t / 5, peak)
+    cosine = np.where(t < 5, peak * t / 5, peak * (1 + np.cos(np.pi * (t - 5) / (PILOT - 5))) / 2)
+    law_log(tmp_path / "constant.csv", constant)
+    law_log(tmp_path / "cosine.csv", cosine)
+    return [str(tmp_path / "constant.csv"), str(tmp_path / "cosine.csv")]
+
+
+SELECT = ("--total-steps", "200", "--peak-lr", "0.1", "--warmup-steps", "10")
+
+
+def test_cli_select_phi_prints_the_library_report_and_plots(pilots, tmp_path, plotting) -> None:
+    png = tmp_path / "predicted.png"
+    proc = uba("select-phi", "--log", pilots[0], "--log", pilots[1], *SELECT, "--png", str(png))
+    assert proc.returncode == 0, proc.stderr
+    logs = []
+    for path in pilots:
+        table = np.loadtxt(path, delimiter=",", skiprows=1, usecols=(0, 1, 2))
+        logs.append((table[:, 0], table[:, 1], table[:, 2]))
+    law = uba_core.AnnealingLaw.fit(logs, skip_steps=5)  # the default: the steps before the peak lr
+    assert abs(law.alpha - 0.4) < 0.01 and abs(law.C - 5.0) < 0.05  # the generator's law
+    report = uba_core.select_phi(law, 200, peak_lr=0.1, warmup_steps=10)
+    assert proc.stdout.splitlines()[0] == str(report).splitlines()[0]
+    for cand in report.candidates:
+        assert f"phi = {cand.phi:<6g}" in proc.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (
+            lambda p: p.write_text("step,rate,loss\n0,0.1,2.0\n"),
+            "must have a header with the columns step, lr and loss",
+        ),
+        (lambda p: p.write_text("step,lr,loss\n0,0.1,abc\n"), "must hold numbers in step, lr and loss"),
+        (lambda p: p.write_text("step,lr,loss\n"), "has no rows"),
+        (lambda p: p.write_text("step,lr,loss\n0,0.1,2\n1,0.1,1.9\n2,0.05,1.8\n"), "is too short"),
+        (lambda p: p.write_text("step,lr,loss\n" + "".join(f"{k},0.1,nan\n" for k in range(20))), "finite loss"),
+    ],
+)
+def test_cli_select_phi_bad_logs_exit_2_naming_the_file(pilots, change, message: str) -> None:
+    change(Path(pilots[1]))
+    proc = uba("select-phi", "--log", pilots[0], "--log", pilots[1], *SELECT)
+    assert_clean_failure(proc, 2, message)
+    assert "`--log`" in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_cli_select_phi_argument_errors(pilots, tmp_path) -> None:
+    only_constant = uba("select-phi", "--log", pilots[0], *SELECT)
+    assert_clean_failure(only_constant, 2, "Argument `--log` must contain a run whose rate decays")
+    bad_peak = uba("select-phi", "--log", pilots[0], "--log", pilots[1], *SELECT[:2], "--peak-lr", "-1")
+    assert_clean_failure(bad_peak, 2, "Argument `--peak-lr` must be > 0. Received: --peak-lr=-1.0")
+    missing = uba("select-phi", "--log", str(tmp_path / "none.csv"), *SELECT)
+    assert_clean_failure(missing, 1, f"cannot read --log {str(tmp_path / 'none.csv')!r}")

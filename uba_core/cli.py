@@ -348,8 +348,8 @@ def _read_log(path: str) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
 def _select_phi(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
     from uba_core._select import AnnealingLaw, select_phi
 
-    logs = [_read_log(path) for path in args.log]  # unreadable: exit 1 before any check
     try:
+        logs = [_read_log(path) for path in args.log]  # unreadable: exit 1 (_Failed), malformed: 2
         if args.skip_steps is None:  # the warmup: each log's steps before its highest rate
             skips: int | list[int] = [int(steps[int(numpy.argmax(lrs))]) for steps, lrs, _ in logs]
         else:
