@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
-from protocol import compare, extensions, run_grid  # noqa: E402
+from protocol import compare, extensions, run_grid, run_jobs  # noqa: E402
 from schedules import SCHEDULES, multipliers, warmup_steps  # noqa: E402
 from tasks import TASKS  # noqa: E402
 
@@ -251,3 +251,25 @@ def test_cooldown_script_shares_protocol_and_imports_no_other_script() -> None:
     assert "protocol" in imported and not imported & {"budgeted", "suggested"}
     proc = script("cooldown.py", "--help")
     assert proc.returncode == 0 and proc.stdout.startswith("usage: "), proc.stderr
+
+
+# --- benchmarks/selector.py (issue 11) ---------------------------------------------------
+
+
+def test_selector_script_shares_protocol_and_imports_no_other_script() -> None:
+    imported = imported_modules(BENCHMARKS / "selector.py")
+    assert "protocol" in imported and not imported & {"budgeted", "suggested", "cooldown"}
+    proc = script("selector.py", "--help")
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: "), proc.stderr
+
+
+def test_fixed_lr_jobs_run_only_their_lr_and_are_not_extended(tmp_path) -> None:
+    pytest.importorskip("tqdm")
+    cell, seeds, lr = ("quadratic-k10", 100, "uba-8"), (0, 1), 0.123
+    journal = tmp_path / "runs.jobs.jsonl"
+    out = [{"val": 1.0, "test": 1.0, "curve": [0.0]}] * 2  # a one-lr "grid" is at both edges
+    journal.write_text(json.dumps({"job": [*cell, lr, list(seeds)], "out": out, "seconds": 1.0}) + "\n")
+    results: dict = {}
+    run_jobs([cell], seeds, 1, journal, lambda job, o, s: results.__setitem__(job[:4], o), results,
+             lrs=lambda c: [lr], extend=False)  # fmt: skip
+    assert list(results) == [(*cell, lr)]
