@@ -379,12 +379,16 @@ def _check_log(i: int, log: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
         if not numpy.all(numpy.isfinite(a)):
             bad = int(numpy.flatnonzero(~numpy.isfinite(a))[0])
             raise ValueError(f"Argument `{name}` must hold finite {part}. Received: {part}[{bad}] = {float(a[bad])!r}.")
-    if numpy.any(steps < 0) or numpy.any(steps != numpy.round(steps)) or numpy.any(numpy.diff(steps) <= 0):
+    bad_steps = numpy.flatnonzero((steps < 0) | (steps != numpy.round(steps)) | (numpy.diff(steps, prepend=-1) <= 0))
+    if bad_steps.size:
+        k = int(bad_steps[0])
         raise ValueError(
-            f"Argument `{name}`: steps must be integers >= 0, strictly increasing. Received: {steps[:5]}..."
+            f"Argument `{name}`: steps must be integers >= 0, strictly increasing. Received: "
+            + (f"steps[{k - 1}] = {float(steps[k - 1])!r}, " if k else "")
+            + f"steps[{k}] = {float(steps[k])!r}."
         )
     if numpy.any(lrs < 0):
-        raise ValueError(f"Argument `{name}`: lrs must be >= 0. Received: min {lrs.min()!r}.")
+        raise ValueError(f"Argument `{name}`: lrs must be >= 0. Received: min {float(lrs.min())!r}.")
     return steps, lrs, losses
 
 
@@ -481,13 +485,15 @@ class AnnealingLaw:
                 )
             if numpy.ptp(losses[used]) == 0:
                 raise ValueError(
-                    f"Argument `logs[{i}]` has a constant loss ({losses[used][0]!r}): it says nothing about the law."
+                    f"Argument `logs[{i}]` has a constant loss ({float(losses[used][0])!r}): "
+                    "it says nothing about the law."
                 )
             annealing |= bool(numpy.any(numpy.diff(lrs[steps >= skip]) < 0))
         if not annealing:
             raise ValueError(
                 "Argument `logs` must contain a run whose rate decays (e.g. a cosine pilot): with constant or rising "
-                "rates only, the annealing term of the law cannot be fitted."
+                f"rates only, the annealing term of the law cannot be fitted. Received: {len(logs)} log(s) whose rates "
+                "never fall after skip_steps."
             )
         longest = max(int(s[-1]) + 1 for s, _, _ in parsed)
         half_lives = numpy.concatenate([[0.0], numpy.geomspace(1.0, max(longest, 2), _HALF_LIVES)])
