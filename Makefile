@@ -68,6 +68,7 @@ lock: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/budgeted.py
+	$(BIN)/python benchmarks/selector.py
 
 clean:
 	rm -rf $(VENV) build dist site *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -152,8 +152,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # 3. The full runs of the choices (those the sweep has already are not run again).
     runs: dict = dict(sweep)
-    wanted = {(t, b, name_of(c.phi)): c.peak_lr for (_, t, b), c in choices.items()}
-    todo = [cell for cell, lr in wanted.items() if (*cell, lr) not in runs]
+    wanted: dict = {}  # (task, budget, schedule) -> the lrs the methods chose for it
+    for (_, t, b), c in choices.items():
+        wanted.setdefault((t, b, name_of(c.phi)), set()).add(c.peak_lr)
+    todo = [cell for cell, lrs in wanted.items() if any((*cell, lr) not in runs for lr in lrs)]
     run_jobs(
         todo,
         seeds,
@@ -161,13 +163,16 @@ def main(argv: list[str] | None = None) -> int:
         journals[".runs"],
         lambda job, out, took: runs.__setitem__(job[:4], out),
         runs,
-        lrs=lambda cell: [wanted[cell]],
+        lrs=lambda cell: sorted(lr for lr in wanted[cell] if (*cell, lr) not in runs),
         extend=False,
         desc="choices",
     )
     elapsed = time.perf_counter() - start
 
     unit = run_seconds(journals[""], cosine, seeds)
+    compute = sum(
+        json.loads(line)["seconds"] for journal in journals.values() for line in journal.read_text().splitlines()
+    ) + sum(c["seconds"] for t, c in curvature_cost.items() if t not in SPECTRUM_OF)
     summary = summarise(runs, sweep, cells, choices, cosine, unit, curvature_cost)
     table = markdown(summary, {t: TASKS[t].metric for t in args.tasks})
     print("\n" + table)
@@ -177,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "command": command.strip(),
         "elapsed_s": elapsed,
+        "compute_s": compute,
         "workers": args.workers,
         "seeds": list(seeds),
         "budgets": budgets,
@@ -192,9 +198,14 @@ def main(argv: list[str] | None = None) -> int:
         ],
     }  # fmt: skip
     (out_dir / f"{stem}.json").write_text(json.dumps(record, indent=1, default=float))
-    header = f"Measured with `{command.strip()}` ({len(seeds)} seeds, {args.workers} workers): {elapsed / 60:.1f} min"
-    header += " (resumed from its journals)" if args.resume else ""
-    (out_dir / f"{stem}.md").write_text(header + ".\n\n" + table)
+    header = (
+        f"Measured with `{command.strip()}` ({len(seeds)} seeds, {args.workers} workers on {os.cpu_count()} cores): "
+        f"{compute / 60:.1f} core-minutes of training and estimation"
+        + (f" (this run resumed its journals and took {elapsed / 60:.1f} min)" if args.resume else "")
+        + ".\n\n"
+    )
+    (out_dir / f"{stem}.md").write_text(header + table)
+    plot(summary, out_dir / f"{stem}.png")
     print(f"wrote {out_dir / (stem + '.json')} and {stem}.md ({elapsed / 60:.1f} min)")
     return 0
 
@@ -219,6 +230,10 @@ def summarise(runs, sweep, cells, choices, cosine, run_seconds, curvature_cost) 
             vs_best = compare(ours, chosen[best])
             vs_cos = compare(ours, cosine[(t, b)])
             per_method[m]["within"] += vs_best in ("win", "tie")
+            # The same phi at its own tuned lr: was the phi right, whatever the lr factor?
+            per_method[m]["phi_within"] = per_method[m].get("phi_within", 0) + (
+                compare(chosen[name], chosen[best]) in ("win", "tie")
+            )
             per_method[m]["cosine"][vs_cos] += 1
             per_method[m]["ranks"].append(rank)
             # Cost in units of one full run (one seed) of cosine at lr_cos; the pilots are T / 2 steps.
@@ -246,6 +261,7 @@ def summarise(runs, sweep, cells, choices, cosine, run_seconds, curvature_cost) 
                 if m == "pilot":
                     transfer["keep lr"][0] += 0.5 <= cosine[(t, b)]["lr"] / tuned <= 2.0
                     transfer["keep lr"][1] += 1
+        row["cosine_within_best"] = compare(chosen["cosine"], chosen[best]) in ("win", "tie")
         rows.append(row)
     cost_note = {t: v["what"] for t, v in curvature_cost.items()}
     return {
@@ -253,6 +269,7 @@ def summarise(runs, sweep, cells, choices, cosine, run_seconds, curvature_cost) 
         "methods": {
             m: {
                 "within_best": v["within"],
+                "phi_at_its_tuned_lr_within_best": v["phi_within"],
                 "vs_cosine": v["cosine"],
                 "mean_rank": statistics.fmean(v["ranks"]),
                 "cells": len(cells),
@@ -260,9 +277,41 @@ def summarise(runs, sweep, cells, choices, cosine, run_seconds, curvature_cost) 
             for m, v in per_method.items()
         },
         "sweep_mean_rank": sweep_ranks(rows),
+        "cosine_within_best": sum(r["cosine_within_best"] for r in rows),
         "lr_transfer": {m: {"within_2x": a, "pairs": n} for m, (a, n) in transfer.items()},
         "curvature_cost": cost_note,
     }
+
+
+def plot(summary: dict, path: Path) -> None:
+    """Test metric of each method's run and of the sweep's best phi, relative to tuned cosine, per cell."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rows = summary["rows"]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(12, 4.2), layout="constrained")
+    series = {"best phi of the sweep": lambda r: r["sweep"][r["best"]]}
+    for m in METHODS:
+        series[f"{m}: its phi, lr_cos x its factor"] = lambda r, m=m: r["methods"][m]
+    for i, (label, get) in enumerate(series.items()):
+        cos = np.array([r["sweep"]["cosine"]["test"] for r in rows])
+        val = np.array([get(r)["test"] for r in rows])
+        err = np.array([get(r)["std"] for r in rows])
+        ax.errorbar(x + (i - 1) * 0.22, 100 * (val / cos - 1), yerr=100 * err / cos, fmt="o", ms=4, capsize=2,
+                    label=label)  # fmt: skip
+    ax.axhline(0, color="0.3", lw=1)
+    ax.set_xticks(x, [f"{r['task']}\nT={r['budget']}" for r in rows], fontsize=6, rotation=60)
+    ax.set(
+        ylabel="test metric vs tuned cosine (%)", title="phi chosen before training, against cosine (lower is better)"
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def run_seconds(journal: Path, cosine: dict, seeds: tuple) -> dict:
@@ -311,14 +360,32 @@ def markdown(summary: dict, metric: dict) -> str:
             f"| {b['phi']:g}{' (fallback)' if b['fallback'] else ''} | {fmt(b['test'], b['std'])} "
             f"| {a['vs_best']} / {b['vs_best']} | {a['vs_cosine']} / {b['vs_cosine']} |"
         )
-    out.append("\n| method | cells within one std of the best phi | vs cosine (win / tie / loss) | mean rank |")
-    out.append("|---|---:|---|---:|")
+    out.append(
+        "\n| method | cells within one std of the best phi | vs cosine (win / tie / loss) | mean rank "
+        "| cost, runs (median, max) | targets met |"
+    )
+    out.append("|---|---:|---|---:|---:|---|")
     for m, v in summary["methods"].items():
-        c = v["vs_cosine"]
+        c, costs = v["vs_cosine"], [r["methods"][m]["cost"] for r in summary["rows"]]
+        need = math.ceil(14 / 18 * v["cells"])  # the targets, for 18 cells: 14 within, <= 1 loss, >= 3 wins
+        met = {
+            f"within >= {need} of {v['cells']}": v["within_best"] >= need,
+            "<= 1 loss": c["loss"] <= 1,
+            ">= 3 wins": c["win"] >= 3,
+            "cost <= 0.5": max(costs) <= 0.5,
+        }
         out.append(
             f"| {m} | {v['within_best']} of {v['cells']} | {c['win']} / {c['tie']} / {c['loss']} "
-            f"| {v['mean_rank']:.2f} |"
+            f"| {v['mean_rank']:.2f} | {statistics.median(costs):.2f}, {max(costs):.2f} "
+            f"| {', '.join(k for k, ok in met.items() if ok) or 'none'} (of: {', '.join(met)}) |"
         )
+    out.append(
+        "\nFor scale: cosine itself (never switching) is within one std of the best phi in "
+        f"{summary['cosine_within_best']} of {len(summary['rows'])} cells. Each method's phi at that phi's own "
+        "tuned lr (from the sweep) is within one std of the best in "
+        + ", ".join(f"{m} {v['phi_at_its_tuned_lr_within_best']}" for m, v in summary["methods"].items())
+        + " cells."
+    )
     out.append(
         "\nMean rank of the sweep's schedules (each at its tuned lr; a method's rank is among these 7 and itself): "
         + ", ".join(f"{s} {v:.2f}" for s, v in summary["sweep_mean_rank"].items())
