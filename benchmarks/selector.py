@@ -32,6 +32,7 @@ Writes benchmarks/results/selector[-quick].json and .md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -55,7 +56,33 @@ PILOTS = ("constant", "cosine")
 PILOT_SEED = 100
 NOISE_BATCHES = 8
 SPECTRUM_OF = {"digits-keras": "digits-mlp"}
-METHODS = ("curvature", "pilot")
+METHODS = ("curvature", "pilot", "consensus")
+# Budgets none of the methods was designed on: `--heldout` scores them there. The consensus
+# rule was fixed after the main 18 cells were scored, so only these cells test it.
+HELDOUT = {
+    "quadratic-k10": (200, 600),
+    "quadratic-k1000": (200, 600),
+    "digits-mlp": (300, 1000),
+    "digits-optax": (300, 1000),
+    "digits-keras": (200, 600),
+    "char-lm": (80, 250),
+}
+
+
+def consensus(choices: list[uba_core.PhiSelection]) -> uba_core.PhiSelection:
+    """Switch from cosine only where every model's choice lies on the same side of phi = 2;
+    then take the agreeing choice nearest to 2 (in log phi), with its model's lr factor.
+    Structurally different models that disagree are read as model error: keep cosine."""
+    sides = {(c.phi > 2) - (c.phi < 2) for c in choices}
+    if sides == {0} or len(sides) > 1:
+        base = next(c for c in choices[0].candidates if c.phi == 2.0)
+        why = "the models disagree on the side of phi = 2" if len(sides) > 1 else "every model keeps phi = 2"
+        return dataclasses.replace(choices[0], phi=2.0, lr_factor=1.0, peak_lr=choices[0].peak_lr /
+                                   choices[0].lr_factor, fallback=len(sides) > 1, reason=why,
+                                   candidates=(base,), method="consensus")  # fmt: skip
+    near = min(choices, key=lambda c: abs(math.log(c.phi / 2)))
+    return dataclasses.replace(near, reason=f"the models agree: phi = {', '.join(f'{c.phi:g}' for c in choices)}",
+                               method="consensus")  # fmt: skip
 
 
 def name_of(phi: float) -> str:
@@ -100,6 +127,7 @@ def ranks(tests: dict[str, float]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the short budget of every task, 2 seeds")
+    parser.add_argument("--heldout", action="store_true", help="the held-out budgets (HELDOUT), not the main 18 cells")
     parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
     parser.add_argument("--seeds", type=int, default=None, help="seeds per run (default 5, quick 2)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
@@ -109,10 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     seeds = tuple(range(args.seeds or (2 if args.quick else 5)))
     if len(seeds) < 2:
         parser.error("--seeds must be >= 2 (ties are judged by the std over seeds)")
+    if args.quick and args.heldout:
+        parser.error("--quick and --heldout are exclusive")
     budgets = {t: (TASKS[t].quick_budget,) if args.quick else TASKS[t].budgets for t in args.tasks}
+    if args.heldout:
+        budgets = {t: HELDOUT[t] for t in args.tasks}
     out_dir = Path(args.out) if args.out else RESULTS
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = "selector-quick" if args.quick else "selector"
+    stem = "selector-quick" if args.quick else "selector-heldout" if args.heldout else "selector"
     journals = {k: out_dir / f"{stem}{k}.jobs.jsonl" for k in ("", ".pilots", ".runs")}
     if not args.resume:
         for journal in journals.values():
@@ -149,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         choices[("curvature", t, b)] = uba_core.select_phi(models[t], b, peak_lr=lr_cos[(t, b)], warmup_steps=w)
         law = pilot_law(pilots, t, b, lr_cos[(t, b)])
         choices[("pilot", t, b)] = uba_core.select_phi(law, b, peak_lr=lr_cos[(t, b)], warmup_steps=w)
+        choices[("consensus", t, b)] = consensus([choices[("curvature", t, b)], choices[("pilot", t, b)]])
 
     # 3. The full runs of the choices (those the sweep has already are not run again).
     runs: dict = dict(sweep)
@@ -212,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def summarise(runs, sweep, cells, choices, cosine, run_seconds, curvature_cost) -> dict:
     rows, per_method = [], {m: {"within": 0, "cosine": {"win": 0, "tie": 0, "loss": 0}, "ranks": []} for m in METHODS}
-    transfer = {m: [0, 0] for m in (*METHODS, "keep lr")}
+    transfer = {m: [0, 0] for m in ("curvature", "pilot", "keep lr")}
     for t, b in cells:
         chosen = {s: choose(sweep, t, b, s) for s in SWEEP}
         best = min(SWEEP, key=lambda s: (chosen[s]["val"], s))
@@ -237,7 +270,8 @@ def summarise(runs, sweep, cells, choices, cosine, run_seconds, curvature_cost) 
             per_method[m]["cosine"][vs_cos] += 1
             per_method[m]["ranks"].append(rank)
             # Cost in units of one full run (one seed) of cosine at lr_cos; the pilots are T / 2 steps.
-            cost = curvature_cost[t]["seconds"] / run_seconds[(t, b)] if m == "curvature" else 0.5
+            curvature = curvature_cost[t]["seconds"] / run_seconds[(t, b)]
+            cost = {"curvature": curvature, "pilot": 0.5, "consensus": curvature + 0.5}[m]
             row["methods"][m] = {
                 "phi": c.phi,
                 "lr_factor": c.lr_factor,
@@ -253,7 +287,7 @@ def summarise(runs, sweep, cells, choices, cosine, run_seconds, curvature_cost) 
                 "predicted": [[p.phi, p.lr_factor, p.loss, p.stderr] for p in c.candidates],
             }
             # Peak-lr transfer: the method's lr for every candidate phi against that phi's tuned lr.
-            for p in c.candidates:
+            for p in c.candidates if m != "consensus" else ():
                 tuned = chosen[name_of(p.phi)]["lr"]
                 ratio = cosine[(t, b)]["lr"] * p.lr_factor / tuned
                 transfer[m][0] += 0.5 <= ratio <= 2.0
@@ -301,7 +335,7 @@ def plot(summary: dict, path: Path) -> None:
         cos = np.array([r["sweep"]["cosine"]["test"] for r in rows])
         val = np.array([get(r)["test"] for r in rows])
         err = np.array([get(r)["std"] for r in rows])
-        ax.errorbar(x + (i - 1) * 0.22, 100 * (val / cos - 1), yerr=100 * err / cos, fmt="o", ms=4, capsize=2,
+        ax.errorbar(x + (i - 1.5) * 0.2, 100 * (val / cos - 1), yerr=100 * err / cos, fmt="o", ms=4, capsize=2,
                     label=label)  # fmt: skip
     ax.axhline(0, color="0.3", lw=1)
     ax.set_xticks(x, [f"{r['task']}\nT={r['budget']}" for r in rows], fontsize=6, rotation=60)
@@ -346,19 +380,23 @@ def _stats(runs: list[dict]) -> tuple[float, float]:
 
 def markdown(summary: dict, metric: dict) -> str:
     out = [
-        "| task (metric) | T | best phi of the sweep | cosine | curvature: phi, lr x | curvature | "
-        "pilot: phi | pilot | curvature / pilot vs best | vs cosine |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| task (metric) | T | best phi of the sweep | cosine | curvature: phi, lr x: test | pilot: phi: test "
+        "| consensus: phi: test | vs best phi (curvature / pilot / consensus) | vs cosine |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in summary["rows"]:
         best, cos = r["sweep"][r["best"]], r["sweep"]["cosine"]
-        a, b = r["methods"]["curvature"], r["methods"]["pilot"]
+        ms = [r["methods"][m] for m in METHODS]
+        cols = [
+            f"{c['phi']:g}" + (f", x{c['lr_factor']:.3g}" if m == "curvature" else "")
+            + (" (fallback)" if c["fallback"] else "") + f": {fmt(c['test'], c['std'])}"
+            for m, c in zip(METHODS, ms, strict=True)
+        ]  # fmt: skip
         out.append(
             f"| {r['task']} ({metric[r['task']]}) | {r['budget']} "
-            f"| {r['best_phi']:g}: {fmt(best['test'], best['std'])} "
-            f"| {fmt(cos['test'], cos['std'])} | {a['phi']:g}, x{a['lr_factor']:.3g} | {fmt(a['test'], a['std'])} "
-            f"| {b['phi']:g}{' (fallback)' if b['fallback'] else ''} | {fmt(b['test'], b['std'])} "
-            f"| {a['vs_best']} / {b['vs_best']} | {a['vs_cosine']} / {b['vs_cosine']} |"
+            f"| {r['best_phi']:g}: {fmt(best['test'], best['std'])} | {fmt(cos['test'], cos['std'])} "
+            f"| {' | '.join(cols)} | {' / '.join(c['vs_best'] for c in ms)} "
+            f"| {' / '.join(c['vs_cosine'] for c in ms)} |"
         )
     out.append(
         "\n| method | cells within one std of the best phi | vs cosine (win / tie / loss) | mean rank "
