@@ -34,7 +34,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from protocol import choose, compare, fmt, run_grid, run_records, versions  # noqa: E402
+from protocol import choose, command_line, compare, fmt, record_head, run_grid, run_records, versions  # noqa: E402
 from schedules import SCHEDULES, multipliers, phi_of  # noqa: E402
 from tasks import TASKS, corpus  # noqa: E402
 
@@ -227,18 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     for task in args.tasks:
         budget = budgets[task][-1]
         plot(summary, task, budget, schedules, metric[task], out_dir / f"{stem}-{task}.png")
-    # The command that reproduces the results (--resume only reuses finished jobs).
-    command = "python benchmarks/budgeted.py " + " ".join(
-        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume"
-    )
+    command = command_line("budgeted.py", argv)
     compute = sum(seconds.values())
     record = {
-        "command": command.strip(),
-        "elapsed_s": elapsed,
-        "compute_s": compute,
-        "workers": args.workers,
+        **record_head(command.strip(), elapsed, compute, args.workers, seeds),
         "seconds_per_task": seconds,
-        "seeds": list(seeds),
         "schedules": list(schedules),
         "budgets": budgets,
         "lr_grids": {t: list(TASKS[t].lr_grid) for t in args.tasks},

@@ -60,7 +60,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from protocol import MAX_EXTENSIONS, choose, compare, fmt, run_jobs, run_records, versions  # noqa: E402
+from protocol import MAX_EXTENSIONS, choose, command_line, compare, fmt, record_head, run_jobs, run_records, versions  # noqa: E402
 from schedules import multipliers as budgeted_multipliers  # noqa: E402
 from schedules import warmup_steps  # noqa: E402
 from tasks import BATCH, CONTEXT, TASKS, TinyGPT, _curve, _finite, _torch_mlp, batch_indices, corpus, digits_split  # noqa: E402
@@ -637,16 +637,10 @@ def main(argv: list[str] | None = None) -> int:
         print("best lr still at the grid edge after extension:", ", ".join(still_edge))
     for task in BUDGETS:
         plot(summary, task, names, out_dir / f"{stem}-{task}.png")
-    command = "python benchmarks/cooldown.py " + " ".join(
-        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume"
-    )
+    command = command_line("cooldown.py", argv)
     compute = sum(t["seconds"] for t in timings)
     record = {
-        "command": command.strip(),
-        "elapsed_s": elapsed,
-        "compute_s": compute,
-        "workers": args.workers,
-        "seeds": list(seeds),
+        **record_head(command.strip(), elapsed, compute, args.workers, seeds),
         "constants": {
             "budgets": layout["budgets"],
             "shapes": list(names),

@@ -245,6 +245,17 @@ def run_records(results: dict) -> list[dict]:
     ]
 
 
+def command_line(script: str, argv: list[str] | None) -> str:
+    """The command that reproduces a results file (``--resume`` only reuses finished jobs)."""
+    args = argv if argv is not None else sys.argv[1:]
+    return " ".join(["python", f"benchmarks/{script}", *(a for a in args if a != "--resume")])
+
+
+def record_head(command: str, elapsed: float, compute: float, workers: int, seeds: tuple) -> dict:
+    """The first entries of a results file: how to reproduce it and what it took."""
+    return {"command": command, "elapsed_s": elapsed, "compute_s": compute, "workers": workers, "seeds": list(seeds)}
+
+
 def versions() -> dict:
     """The platform and library versions a results file records."""
     info = {

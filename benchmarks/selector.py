@@ -44,7 +44,18 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from protocol import choose, compare, fmt, run_grid, run_job_with_losses, run_jobs, versions  # noqa: E402
+from protocol import (  # noqa: E402
+    choose,
+    command_line,
+    compare,
+    fmt,
+    record_head,
+    run_grid,
+    run_job_with_losses,
+    run_jobs,
+    run_records,
+    versions,
+)
 from schedules import multipliers, phi_of, warmup_steps  # noqa: E402
 from tasks import TASKS, task_gradient_noise, task_spectrum  # noqa: E402
 
@@ -204,32 +215,25 @@ def main(argv: list[str] | None = None) -> int:
 
     unit = run_seconds(journals[""], cosine, seeds)
     compute = sum(
-        json.loads(line)["seconds"] for journal in journals.values() for line in journal.read_text().splitlines()
+        json.loads(line)["seconds"]
+        for journal in journals.values()
+        if journal.exists()  # no job ran: nothing was written
+        for line in journal.read_text().splitlines()
     ) + sum(c["seconds"] for t, c in curvature_cost.items() if t not in SPECTRUM_OF)
     summary = summarise(runs, sweep, cells, choices, cosine, unit, curvature_cost)
     table = markdown(summary, {t: TASKS[t].metric for t in args.tasks})
     print("\n" + table)
-    command = "python benchmarks/selector.py " + " ".join(
-        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume"
-    )
+    command = command_line("selector.py", argv)
     record = {
-        "command": command.strip(),
-        "elapsed_s": elapsed,
-        "compute_s": compute,
-        "workers": args.workers,
-        "seeds": list(seeds),
+        **record_head(command.strip(), elapsed, compute, args.workers, seeds),
         "budgets": budgets,
         "sweep": list(SWEEP),
         "extended_cells": {"/".join(map(str, k)): v for k, v in extended.items()},
         "versions": versions(),
         "choices": {f"{m}/{t}/{b}": str(c) for (m, t, b), c in choices.items()},
         "summary": summary,
-        "runs": [
-            {"task": t, "budget": b, "schedule": s, "lr": lr, "seeds": [{k: v for k, v in r.items() if k != "curve"}
-                                                                        for r in out]}
-            for (t, b, s, lr), out in runs.items()
-        ],
-    }  # fmt: skip
+        "runs": run_records(runs),
+    }
     (out_dir / f"{stem}.json").write_text(json.dumps(record, indent=1, default=float))
     header = (
         f"Measured with `{command.strip()}` ({len(seeds)} seeds, {args.workers} workers on {os.cpu_count()} cores): "

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from protocol import choose, compare, fmt, run_grid
+from protocol import choose, command_line, compare, fmt, run_grid
 from tasks import SPECTRUM_TASKS, task_spectrum
 
 import uba_core
@@ -198,10 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else RESULTS
     if not (out / "budgeted.json").is_file():
         many.error(f"{out / 'budgeted.json'} not found: run python benchmarks/budgeted.py first")
-    # The command that reproduces the results (--resume only reuses finished jobs).
-    command = "python benchmarks/suggested.py " + " ".join(
-        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume"
-    )
+    command = command_line("suggested.py", argv)
     return grid(out, args.workers, args.resume, command.strip())
 
 

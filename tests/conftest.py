@@ -396,3 +396,18 @@ def mixed_float16():
         yield keras
     finally:
         keras.config.set_dtype_policy(before.name)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op torch thread for a module of tiny problems: it avoids OpenMP spin-waits
+    on busy cores (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

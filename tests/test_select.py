@@ -25,19 +25,7 @@ from uba_core import (
     stochastic_lanczos_quadrature,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """These problems are tiny: one intra-op thread avoids OpenMP spin-waits on busy cores."""
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def uba_rates(total: int, peak: float, phi: float, warmup: int = 0) -> np.ndarray:

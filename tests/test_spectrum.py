@@ -34,18 +34,7 @@ DIM, L = 240, 3.0
 KAPPAS = (10.0, 100.0, 1000.0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """These problems are tiny: one intra-op thread avoids OpenMP spin-waits on busy cores."""
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def eigenvalues(kappa: float, kind: str) -> np.ndarray:

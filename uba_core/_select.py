@@ -131,6 +131,15 @@ def gradient_noise(gradients: ArrayLike, losses: ArrayLike, matvec: Any = None) 
     return GradientNoise(trace, curvature, float(loss.mean()), k, k if matvec is not None else 0)
 
 
+def noise_of_batches(loss_and_grad: Any, batches: list[Any], matvec: Any) -> GradientNoise:
+    """`gradient_noise` of ``loss_and_grad(batch) -> (loss, flat gradient)`` over ``batches``
+    (at least 2), as the adapters' ``estimate_gradient_noise`` measure it."""
+    if len(batches) < 2:
+        raise ValueError(f"Argument `batches` must hold at least 2 minibatches. Received: {len(batches)}.")
+    losses, grads = zip(*(loss_and_grad(b) for b in batches), strict=True)
+    return gradient_noise(numpy.stack(grads), losses, matvec)
+
+
 # --- model (a): the noisy quadratic model -------------------------------------------------
 
 

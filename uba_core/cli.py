@@ -227,6 +227,18 @@ def _write_csv(path: str, header: list[str], configs: list[UBAConfig]) -> None:
         raise _Failed(f"cannot write --csv {path!r}: {err.strerror or err}") from err
 
 
+def _save_png(path: str, plt: ModuleType, fig: object, dpi: int) -> None:
+    """Write ``fig`` as PNG to exactly ``path``, whatever the name ends with; close it."""
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=dpi)  # type: ignore[attr-defined]
+    plt.close(fig)
+    try:
+        with open(path, "wb") as handle:
+            handle.write(image.getvalue())
+    except OSError as err:
+        raise _Failed(f"cannot write --png {path!r}: {err.strerror or err}") from err
+
+
 def _write_png(path: str, plt: ModuleType, configs: list[UBAConfig]) -> None:
     first = configs[0]
     total, warm = first.total_steps, first.warmup_steps
@@ -249,14 +261,7 @@ def _write_png(path: str, plt: ModuleType, configs: list[UBAConfig]) -> None:
     ax.set_title(f"UBA schedule, T = {total}: the phi family")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    image = io.BytesIO()  # PNG whatever the file name ends with, written to that exact path
-    fig.savefig(image, format="png", dpi=120)
-    plt.close(fig)
-    try:
-        with open(path, "wb") as handle:
-            handle.write(image.getvalue())
-    except OSError as err:
-        raise _Failed(f"cannot write --png {path!r}: {err.strerror or err}") from err
+    _save_png(path, plt, fig, dpi=120)
 
 
 def _curve(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
@@ -415,14 +420,7 @@ def _plot_selection(
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    image = io.BytesIO()
-    fig.savefig(image, format="png", dpi=110)
-    plt.close(fig)
-    try:
-        with open(path, "wb") as handle:
-            handle.write(image.getvalue())
-    except OSError as err:
-        raise _Failed(f"cannot write --png {path!r}: {err.strerror or err}") from err
+    _save_png(path, plt, fig, dpi=110)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

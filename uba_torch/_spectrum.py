@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy
 from numpy.typing import NDArray
 
-from uba_core._select import GradientNoise, gradient_noise
+from uba_core._select import GradientNoise, noise_of_batches
 from uba_core._spectrum import Spectrum, check_loss_and_batches, stochastic_lanczos_quadrature
 from uba_core._validation import require_framework
 
@@ -133,11 +133,8 @@ def estimate_gradient_noise(
         (1.0, 3)
     """
     batches = check_loss_and_batches(loss_fn, batches)
-    if len(batches) < 2:
-        raise ValueError(f"Argument `batches` must hold at least 2 minibatches. Received: {len(batches)}.")
     _, loss_and_grad, matvec = _hessian(model, loss_fn, batches)
-    losses, grads = zip(*(loss_and_grad(b) for b in batches), strict=True)
-    return gradient_noise(numpy.stack(grads), losses, matvec if curvature else None)
+    return noise_of_batches(loss_and_grad, batches, matvec if curvature else None)
 
 
 def _hessian(
