@@ -531,3 +531,26 @@ def test_cli_select_phi_argument_errors(pilots, tmp_path) -> None:
     assert_clean_failure(bad_peak, 2, "Argument `--peak-lr` must be > 0. Received: --peak-lr=-1.0")
     missing = uba("select-phi", "--log", str(tmp_path / "none.csv"), *SELECT)
     assert_clean_failure(missing, 1, f"cannot read --log {str(tmp_path / 'none.csv')!r}")
+
+
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--z", "-1"], "Argument `--z` must be >= 0.0. Received: --z=-1.0"),
+        (["--min-lr", "0.2"], "Argument `--min-lr` must be < --peak-lr = 0.1. Received: --min-lr=0.2"),
+        (["--warmup-steps", "200"], "Argument `--warmup-steps` must be < --total-steps = 200"),
+        (["--skip-steps", "-2"], "Argument `--skip-steps` must be >= 0. Received: --skip-steps=-2"),
+        (["--total-steps", str(10**12)], "Argument `--total-steps` must be <= 10000000"),
+    ],
+)
+def test_cli_select_phi_checks_its_flags_before_reading_any_log(tmp_path, flags: list[str], message: str) -> None:
+    proc = uba("select-phi", "--log", str(tmp_path / "missing.csv"), *SELECT, *flags)  # unread: else exit 1
+    assert_clean_failure(proc, 2, message)
+
+
+def test_cli_select_phi_reads_a_spreadsheets_csv_with_a_byte_order_mark(pilots) -> None:
+    for path in pilots:
+        Path(path).write_text("\ufeff" + Path(path).read_text(), encoding="utf-8")
+    proc = uba("select-phi", "--log", pilots[0], "--log", pilots[1], *SELECT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("phi for a budget of 200 steps")

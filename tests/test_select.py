@@ -694,3 +694,72 @@ def test_jax_gradient_noise_of_least_squares() -> None:
     assert (noise.batches, noise.hvps) == (len(data), len(data))
     assert plain.trace == pytest.approx(trace, rel=1e-10)
     assert (plain.curvature_trace, plain.hvps) == (None, 0)
+
+
+# --- review regressions ------------------------------------------------------------------------
+
+
+def test_noise_power_zero_is_the_limit_of_small_powers() -> None:
+    """The noise lies on the positive curvature for every gamma, 0 included: no jump at 0."""
+    lam = [1.0, 0.0, -0.5, 0.5]
+    at_zero = NoisyQuadratic.from_eigenvalues(lam, loss_gap=1.0, noise_trace=1.0, noise_power=0.0)
+    near_zero = NoisyQuadratic.from_eigenvalues(lam, loss_gap=1.0, noise_trace=1.0, noise_power=1e-9)
+    rates = np.full((1, 50), 0.3)
+    assert at_zero.predict(rates)[0][0] == pytest.approx(near_zero.predict(rates)[0][0], rel=1e-6)
+    # Two positive directions of 4 carry the trace: c = 1 / (2 / 4) per unit density; one step of
+    # rate 0.3 from x = 0 in direction lambda = 1 leaves 0.3^2 c, weighted lambda / 2 and 1 / 4.
+    no_start = NoisyQuadratic.from_eigenvalues([1.0, 0.0], loss_gap=1e-300, noise_trace=1.0)
+    assert no_start.predict(np.full((1, 1), 0.3))[0][0] == pytest.approx(0.5 * 0.5 * 0.09 * 2.0, rel=1e-9)
+
+
+def test_from_spectrum_without_noise_or_without_a_positive_loss() -> None:
+    spectrum = stochastic_lanczos_quadrature(lambda v: np.array([1.0, 0.5, 0.25]) * v, 3, probes=2, lanczos_steps=3)
+    still = gradient_noise(np.ones((4, 3)), [1.0] * 4, lambda v: v)  # identical gradients: no noise
+    model = NoisyQuadratic.from_spectrum(spectrum, still)
+    assert model.noise_power == 1.0 and np.all(model.noise_scale == 0.0)
+    negative = gradient_noise(np.eye(3), [-1.0] * 3)
+    with pytest.raises(ValueError, match=r"`loss_gap` must be given when `noise\.loss`.*Received: noise\.loss=-1\.0"):
+        NoisyQuadratic.from_spectrum(spectrum, negative)
+    assert NoisyQuadratic.from_spectrum(spectrum, negative, loss_gap=2.0).predict(np.zeros((1, 2)))[0][0] > 0
+
+
+def test_a_model_needs_method_and_cost_and_candidates_are_distinct(exact_law) -> None:
+    class Bare:
+        def predict(self, lrs):
+            return np.zeros(len(lrs)), np.zeros(len(lrs))
+
+    with pytest.raises(TypeError, match=r"`model` must be .*the strings method and cost.*Received: Bare"):
+        select_phi(Bare(), 50, peak_lr=0.1)
+    with pytest.raises(ValueError, match=r"`candidates` must not repeat a phi"):
+        select_phi(exact_law, 50, peak_lr=0.1, candidates=(2.0, 4.0, 4.0))
+    as_array = select_phi(exact_law, 50, peak_lr=0.1, candidates=np.array([0.5, 2.0, 8.0]))
+    assert [c.phi for c in as_array.candidates] == [0.5, 2.0, 8.0]
+
+
+def test_models_compare_by_identity_and_the_law_is_read_only(exact_law) -> None:
+    assert exact_law == exact_law and exact_law != AnnealingLaw.fit(pilot_logs())
+    assert len({exact_law}) == 1
+    with pytest.raises(ValueError, match="read-only"):
+        exact_law.covariance[0, 0] = 1.0
+    with pytest.raises(ValueError, match=r"`lrs` must be one rate sequence\. Received: 2 rows"):
+        exact_law.curve(np.full((2, 10), 0.1))
+
+
+def test_one_quadrature_says_that_z_has_no_effect() -> None:
+    model = NoisyQuadratic.from_eigenvalues(np.logspace(0, -1, 20), loss_gap=10.0, noise_trace=0.1)
+    pick = select_phi(model, 300, peak_lr=0.5, z=1e9)
+    assert pick.phi != 2.0 and not pick.fallback
+    assert "no standard error (one quadrature" in pick.reason
+
+
+def test_torch_estimators_check_the_model_before_reading_the_batches() -> None:
+    framework("torch", "torch")
+    from uba_torch import estimate_gradient_noise, estimate_spectrum
+
+    def batches():
+        raise AssertionError("the batches were read before the model was checked")
+        yield  # a generator
+
+    for estimate in (estimate_spectrum, estimate_gradient_noise):
+        with pytest.raises(TypeError, match=r"`model` must be a torch\.nn\.Module\. Received: model='notamodel'"):
+            estimate("notamodel", lambda m, b: 0.0, batches())

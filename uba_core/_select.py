@@ -143,7 +143,7 @@ def noise_of_batches(loss_and_grad: Any, batches: list[Any], matvec: Any) -> Gra
 # --- model (a): the noisy quadratic model -------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class NoisyQuadratic:
     r"""The noisy quadratic model: SGD on $\frac12 \sum_i \lambda_i x_i^2$ with gradient noise.
 
@@ -161,16 +161,22 @@ class NoisyQuadratic:
     Curvature below ``tol * lambda_max`` (flat and negative directions) adds no loss.
 
     The learning rates are those of plain SGD. Momentum $\beta$ scales the effective
-    rate by about $1 / (1 - \beta)$ and Adam rescales every direction; the model is
-    used only for ratios of rates ([`select_phi`][uba_core.select_phi] reports the peak lr
-    of each phi relative to that of cosine), which a uniform rescaling leaves unchanged.
+    rate by about $1 / (1 - \beta)$; the model is used only for ratios of rates
+    ([`select_phi`][uba_core.select_phi] reports the peak lr of each phi relative to that
+    of cosine), which such a uniform rescaling leaves unchanged. Adam rescales each
+    direction differently: for it the model is a rougher guide.
+
+    Cost of a prediction: one pass over the ``T`` rates per schedule, vectorised over
+    the nodes (``select_phi`` scores 73 peak lrs per phi: about ``T`` x 73 x nodes
+    operations and memory for 73 x ``T`` rates per phi).
 
     Attributes:
         nodes: ``(quadratures, m)`` eigenvalues (curvature below the threshold removed:
             its weight is zero).
         weights: ``(quadratures, m)`` their weights (each row sums to at most 1).
-        initial: $E[x_0^2]$ per direction, per quadrature (as a density, dimension-free).
-        noise_scale: $c$ per quadrature.
+        initial: $d \cdot E[x_0^2]$ per quadrature ($d$ the dimension, which cancels:
+            the quadrature weights are densities).
+        noise_scale: $d \cdot c$ per quadrature.
         noise_power: $\gamma$.
         lambda_max: Largest eigenvalue.
         method: Description for the report.
@@ -207,8 +213,12 @@ class NoisyQuadratic:
             raise TypeError(f"Argument `spectrum` must be a uba_core.Spectrum. Received: {type(spectrum).__name__}.")
         if not isinstance(noise, GradientNoise):
             raise TypeError(f"Argument `noise` must be a uba_core.GradientNoise. Received: {type(noise).__name__}.")
-        gap = noise.loss if loss_gap is None else loss_gap
-        gap = check_real("loss_gap", gap, positive=True)
+        if loss_gap is None and not noise.loss > 0:
+            raise ValueError(
+                "Argument `loss_gap` must be given when `noise.loss` (its default, the initial loss) is not > 0. "
+                f"Received: noise.loss={noise.loss!r}."
+            )
+        gap = check_real("loss_gap", noise.loss if loss_gap is None else loss_gap, positive=True)
         if not spectrum.lambda_max > 0:
             raise ValueError(
                 f"Argument `spectrum` has no positive curvature (lambda_max = {spectrum.lambda_max!r}): "
@@ -222,16 +232,17 @@ class NoisyQuadratic:
         weights = numpy.zeros((len(rows), width))
         for i, (x, w) in enumerate(rows):
             nodes[i, : x.size], weights[i, : x.size] = x, w
-        gamma = 1.0
-        if noise.curvature_trace is not None:
+        gamma = 1.0  # without a measured shape (or without noise), noise shaped like the Hessian
+        if noise.curvature_trace is not None and noise.trace > 0:
             gamma = _noise_power(spectrum.nodes, spectrum.weights, noise.curvature_trace / noise.trace)
+        bound = " (at the bound of [0, 2])" if gamma in _GAMMA_RANGE and noise.curvature_trace is not None else ""
         cost = (
             f"{spectrum.hvps} Hessian-vector products (spectrum), {noise.batches} minibatch gradients"
             f" and {noise.hvps} products (noise)"
         )
         method = (
             f"noisy quadratic model: SLQ spectrum ({spectrum.probes} probes), noise tr(Sigma) = "
-            f"{noise.trace:.4g} shaped s(lambda) ~ lambda^{gamma:.2f}, loss gap {gap:.4g}"
+            f"{noise.trace:.4g} shaped s(lambda) ~ lambda^{gamma:.2f}{bound}, loss gap {gap:.4g}"
         )
         return cls._build(nodes, weights, spectrum.tol, gap, noise.trace, gamma, method, cost)
 
@@ -281,7 +292,8 @@ class NoisyQuadratic:
         positive = numpy.clip(nodes, 0.0, None)
         # Per quadrature; the dimension cancels: loss = sum w lambda m / 2 per unit dimension.
         initial = 2.0 * gap / numpy.sum(weights * positive, axis=1)
-        noise_mass = numpy.sum(weights * numpy.where(positive > 0, positive**gamma, 1.0 if gamma == 0 else 0.0), axis=1)
+        # The noise lies on the positive curvature (flat directions add no loss and take none).
+        noise_mass = numpy.sum(weights * numpy.where(positive > 0, positive, 1.0) ** gamma * (positive > 0), axis=1)
         noise_scale = trace / noise_mass
         keep = nodes > tol * lambda_max
         nodes = numpy.where(keep, nodes, 0.0)
@@ -401,7 +413,7 @@ def _check_log(i: int, log: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
     return steps, lrs, losses
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class AnnealingLaw:
     r"""The loss-curve law of Tissue et al. (2024), "Scaling law with learning rate annealing":
 
@@ -426,7 +438,8 @@ class AnnealingLaw:
         residual_std: Standard deviation of the fit's residuals.
         points: Loss points fitted.
         method: Description for the report.
-        cost: Pilot steps (set by [`fit`][uba_core.AnnealingLaw.fit] with ``total_steps``).
+        cost: The pilots' steps, in words.
+        pilot_steps: The pilots' steps (the last logged step + 1 of each log, summed).
     """
 
     L0: float
@@ -552,6 +565,7 @@ class AnnealingLaw:
         idx = numpy.flatnonzero(free)
         xf = x[:, idx]
         cov[numpy.ix_(idx, idx)] = var * numpy.linalg.pinv(xf.T @ xf)
+        cov.flags.writeable = False
         pilot = sum(int(s[-1]) + 1 for s, _, _ in parsed)
         method = (
             f"annealing law (Tissue et al. 2024) fitted to {len(logs)} pilot log(s), {n} points: "
@@ -563,8 +577,11 @@ class AnnealingLaw:
         )  # fmt: skip
 
     def curve(self, lrs: ArrayLike) -> FloatArray:
-        """The law's loss before each update 1 .. T and after the last (length T) of one rate sequence."""
-        eta = _lr_rows(lrs)[0]
+        """The law's loss after each update 1 .. T (length T) of one rate sequence."""
+        rows = _lr_rows(lrs)
+        if rows.shape[0] != 1:
+            raise ValueError(f"Argument `lrs` must be one rate sequence. Received: {rows.shape[0]} rows.")
+        eta = rows[0]
         s1, s2 = _areas(eta, self.decay)
         with numpy.errstate(divide="ignore"):
             return numpy.asarray(self.L0 + self.A * s1[1:] ** -self.alpha - self.C * s2[1:])
@@ -716,7 +733,11 @@ def select_phi(
 
     The candidate with the lowest predicted loss is chosen if its gain over phi = 2 is
     more than ``z`` standard errors of the difference; otherwise phi = 2 (cosine) is
-    kept with factor 1 and ``fallback`` is True.
+    kept with factor 1 and ``fallback`` is True. A model with one quadrature (a known
+    spectrum, or SLQ with one probe) has no standard error: any predicted gain counts.
+    The standard error is that of the model's own estimate (SLQ probes, the law's
+    fit), not of the model's fit to your training: on the benchmark nets the noisy
+    quadratic model was confident and often wrong (docs: choosing phi).
 
     Args:
         model: A [`NoisyQuadratic`][uba_core.NoisyQuadratic] or an
@@ -724,8 +745,9 @@ def select_phi(
         total_steps: The budget T (>= 2), warmup included.
         peak_lr: Your current peak lr (> 0), typically tuned for cosine.
         warmup_steps: Linear warmup steps from 0, as in your schedule (< total_steps).
-        min_lr: The floor of your schedule (>= 0, < peak_lr).
-        candidates: The phis to score (> 0, finite; must contain 2).
+        min_lr: The floor of your schedule (>= 0, < peak_lr). The scored curves keep the
+            ratio ``min_lr / peak_lr``: with a ``lr_factor``, scale your floor by it too.
+        candidates: The phis to score (> 0, finite, distinct; must contain 2).
         z: The fallback threshold in standard errors (>= 0).
 
     Returns:
@@ -738,10 +760,10 @@ def select_phi(
         (True, False)
     """
     predict = getattr(model, "predict", None)
-    if not callable(predict):
+    if not callable(predict) or not all(isinstance(getattr(model, a, None), str) for a in ("method", "cost")):
         raise TypeError(
             "Argument `model` must be a uba_core.NoisyQuadratic or uba_core.AnnealingLaw (anything with "
-            f"predict(lrs) -> (mean, stderr)). Received: {type(model).__name__}."
+            f"predict(lrs) -> (mean, stderr) and the strings method and cost). Received: {type(model).__name__}."
         )
     total = check_int("total_steps", total_steps, minimum=2)
     peak = check_real("peak_lr", peak_lr, positive=True)
@@ -752,9 +774,11 @@ def select_phi(
     if floor >= peak:
         raise ValueError(f"Argument `min_lr` must be < peak_lr = {peak!r}. Received: min_lr={floor!r}.")
     z = check_real("z", z, minimum=0.0)
-    if isinstance(candidates, (str, bytes)) or not isinstance(candidates, Sequence) or not candidates:
+    if isinstance(candidates, (str, bytes)) or numpy.ndim(candidates) != 1 or not len(candidates):
         raise ValueError(f"Argument `candidates` must be a non-empty sequence of phis. Received: {candidates!r}.")
     phis = [check_real("candidates", c, positive=True) for c in candidates]
+    if len(set(phis)) != len(phis):
+        raise ValueError(f"Argument `candidates` must not repeat a phi. Received: {candidates!r}.")
     if 2.0 not in phis:
         raise ValueError(f"Argument `candidates` must contain 2 (cosine, the fallback). Received: {candidates!r}.")
 
@@ -808,7 +832,11 @@ def select_phi(
         )
     else:
         chosen = best
-        reason = f"predicted {-gain:.3g} below phi = 2, {(-gain / se) if se > 0 else math.inf:.3g} standard errors"
+        reason = f"predicted {-gain:.3g} below phi = 2, " + (
+            f"{-gain / se:.3g} standard errors"
+            if se > 0
+            else "with no standard error (one quadrature: a known spectrum or one probe), so z has no effect"
+        )
     return PhiSelection(
         chosen.phi,
         chosen.lr_factor,

@@ -11,8 +11,8 @@ Examples::
         --warmup-steps 200 --png predicted.png
 
 It needs numpy only (matplotlib for ``--png``). Exit status 2 is a usage error (a bad,
-missing or too large argument; nothing is printed or written), 1 a file that cannot
-be written or a missing matplotlib; every failure is a message on stderr, not a
+missing or too large argument, or a malformed ``--log``; nothing is printed or
+written), 1 a file that cannot be read or written, or a missing matplotlib; every failure is a message on stderr, not a
 traceback. Suggesting phi from a benchmark task's curvature is
 ``python benchmarks/suggested.py task``, in a checkout.
 """
@@ -32,7 +32,7 @@ import numpy
 from uba_core import __version__
 from uba_core._chebyshev import describe_phi, phi_for_condition_number
 from uba_core._schedule import DEFAULT_PHI, UBAConfig, make_config
-from uba_core._validation import install_command
+from uba_core._validation import check_int, check_real, install_command
 
 # Steps are evaluated in float64, which holds every integer up to 2**53 exactly.
 _MAX_STEP = 2**53
@@ -43,6 +43,8 @@ _CSV_BLOCK = 65_536
 # --png draws at most this many evenly spaced steps (and the end of warmup): a figure
 # a thousand pixels wide shows no more, and any budget plots in bounded memory.
 _PLOT_POINTS = 100_001
+# select-phi evaluates the fitted law at every step of every candidate phi.
+_MAX_SELECT_STEPS = 10**7
 
 # Help text lives here, not in docstrings: `python -OO` strips those.
 _DESCRIPTION = "Print and plot UBA learning-rate curves; convert between phi and kappa."
@@ -329,7 +331,7 @@ def _phi(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
 def _read_log(path: str) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
     """(steps, lrs, losses) of a pilot's CSV; a bad table is a ValueError naming the file."""
     try:
-        with open(path, newline="") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # a spreadsheet's BOM is not a name
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError) as err:
         raise _Failed(f"cannot read --log {path!r}: {getattr(err, 'strerror', None) or err}") from err
@@ -350,10 +352,33 @@ def _read_log(path: str) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
     return table[:, 0], table[:, 1], table[:, 2]
 
 
+def _check_select_flags(args: argparse.Namespace) -> None:
+    """The scalar flags of select-phi, checked before any log is read; errors name the flag."""
+    total = check_int("--total-steps", args.total_steps, minimum=2)
+    if total > _MAX_SELECT_STEPS:
+        raise ValueError(
+            f"Argument `--total-steps` must be <= {_MAX_SELECT_STEPS} (the law is evaluated at every step of "
+            f"every candidate). Received: --total-steps={total}."
+        )
+    peak = check_real("--peak-lr", args.peak_lr, positive=True)
+    warmup = check_int("--warmup-steps", args.warmup_steps, minimum=0)
+    if warmup >= total:
+        raise ValueError(
+            f"Argument `--warmup-steps` must be < --total-steps = {total}. Received: --warmup-steps={warmup}."
+        )
+    floor = check_real("--min-lr", args.min_lr, minimum=0.0)
+    if floor >= peak:
+        raise ValueError(f"Argument `--min-lr` must be < --peak-lr = {peak!r}. Received: --min-lr={floor!r}.")
+    check_real("--z", args.z, minimum=0.0)
+    if args.skip_steps is not None:
+        check_int("--skip-steps", args.skip_steps, minimum=0)
+
+
 def _select_phi(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
     from uba_core._select import AnnealingLaw, select_phi
 
     try:
+        _check_select_flags(args)
         logs = [_read_log(path) for path in args.log]  # unreadable: exit 1 (_Failed), malformed: 2
         if args.skip_steps is None:  # the warmup: each log's steps before its highest rate
             skips: int | list[int] = [int(steps[int(numpy.argmax(lrs))]) for steps, lrs, _ in logs]
@@ -372,10 +397,8 @@ def _select_phi(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> N
         message = str(err)
         for i, path in enumerate(args.log):  # name the file, not the list index
             message = message.replace(f"`logs[{i}]`", f"`--log` {path!r}")
-        for key in ("total_steps", "peak_lr", "warmup_steps", "min_lr", "skip_steps", "logs"):
-            flag = f"--{key.replace('_', '-')}" if key != "logs" else "--log"
-            message = message.replace(f"`{key}`", f"`{flag}`").replace(f"Received: {key}=", f"Received: {flag}=")
-        usage(message)
+        message = message.replace("`logs`", "`--log`").replace("`skip_steps`", "`--skip-steps`")
+        usage(message.replace("skip_steps = ", "--skip-steps (or the steps before the peak lr) = "))
     plt = _pyplot() if args.png else None
     print(report)
     if plt is not None:
@@ -424,7 +447,7 @@ def _plot_selection(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``uba`` command: 0 done, 2 a usage error, 1 a file that cannot be written."""
+    """Run the ``uba`` command: 0 done, 2 a usage error, 1 a file that cannot be read or written."""
     parser, commands = _build_parser()
     args = parser.parse_args(argv)
     command = commands[args.command]

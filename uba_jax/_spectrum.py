@@ -98,8 +98,9 @@ def estimate_gradient_noise(
     One gradient per batch (use your training batch size: the noise is that of one
     training step), flattened by ``ravel_pytree``, handed to
     [`uba_core.gradient_noise`][uba_core.gradient_noise]; with ``curvature``, one
-    Hessian-vector product per batch (of the Hessian averaged over ``batches``)
-    measures $\mathrm{tr}(H\Sigma)$.
+    product per batch with the Hessian averaged over ``batches`` (each product is
+    ``len(batches)`` forward-over-reverse passes: ``len(batches)**2`` in all) measures
+    $\mathrm{tr}(H\Sigma)$.
 
     Args:
         loss_fn: ``loss_fn(params, batch) -> scalar``, as in ``estimate_spectrum``.

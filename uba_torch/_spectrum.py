@@ -94,6 +94,7 @@ def estimate_spectrum(
         >>> round(spec.lambda_max, 6), round(spec.kappa, 3), spec.hvps
         (10.0, 10.0, 60)
     """
+    _check_model(model)  # before the batches are read
     dim, _, matvec = _hessian(model, loss_fn, check_loss_and_batches(loss_fn, batches))
     return stochastic_lanczos_quadrature(
         matvec, dim, probes=probes, lanczos_steps=lanczos_steps, max_hvps=max_hvps, seed=seed, progress=progress
@@ -113,8 +114,11 @@ def estimate_gradient_noise(
     that of one training step), flattened as in
     [`estimate_spectrum`][uba_torch.estimate_spectrum], handed to
     [`uba_core.gradient_noise`][uba_core.gradient_noise]; with ``curvature``, one
-    Hessian-vector product per batch (of the Hessian averaged over ``batches``)
-    measures $\mathrm{tr}(H\Sigma)$. The model is not modified.
+    product per batch with the Hessian averaged over ``batches`` (each product is
+    ``len(batches)`` forward-over-reverse passes: ``len(batches)**2`` in all) measures
+    $\mathrm{tr}(H\Sigma)$. The model is not modified. Call ``model.eval()`` first if
+    it has dropout or batch norm (``torch.func`` cannot differentiate batch norm's
+    running-statistics update, and a random loss has no fixed Hessian).
 
     Args:
         model: The module, as in ``estimate_spectrum``.
@@ -132,9 +136,17 @@ def estimate_gradient_noise(
         >>> round(noise.trace, 6), noise.batches  # gradients e_1, e_2, e_3
         (1.0, 3)
     """
+    _check_model(model)  # before the batches are read
     batches = check_loss_and_batches(loss_fn, batches)
     _, loss_and_grad, matvec = _hessian(model, loss_fn, batches)
     return noise_of_batches(loss_and_grad, batches, matvec if curvature else None)
+
+
+def _check_model(model: object) -> None:
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(
+            f"Argument `model` must be a torch.nn.Module. Received: model={model!r} ({type(model).__name__})."
+        )
 
 
 def _hessian(
@@ -145,10 +157,6 @@ def _hessian(
     Callable[[NDArray[numpy.float64]], NDArray[numpy.float64]],
 ]:
     """The dimension, ``batch -> (loss, flat gradient)`` and the batch-averaged Hessian's product."""
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(
-            f"Argument `model` must be a torch.nn.Module. Received: model={model!r} ({type(model).__name__})."
-        )
     params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
     if not params:
         raise ValueError(f"Argument `model` has no parameter with requires_grad. Received: model={model!r}.")
