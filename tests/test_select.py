@@ -763,3 +763,12 @@ def test_torch_estimators_check_the_model_before_reading_the_batches() -> None:
     for estimate in (estimate_spectrum, estimate_gradient_noise):
         with pytest.raises(TypeError, match=r"`model` must be a torch\.nn\.Module\. Received: model='notamodel'"):
             estimate("notamodel", lambda m, b: 0.0, batches())
+
+
+def test_a_best_lr_at_the_end_of_the_grid_is_reported() -> None:
+    """Started at the minimum, noise is all there is: the smaller the rate the lower the loss, so every
+    phi's best peak lr is the grid's smallest, 2^-16 / lambda_max, and the reason says so."""
+    model = NoisyQuadratic.from_eigenvalues([1.0, 0.5], loss_gap=1e-30, noise_trace=1.0)
+    pick = select_phi(model, 20, peak_lr=0.1)
+    assert "the best peak lr of phi = 0.25, 0.5, 1, 2, 4, 8, 16 is at an end of the searched lr grid" in pick.reason
+    assert all(c.lr_factor == 1.0 for c in pick.candidates)  # all at the same (smallest) lr

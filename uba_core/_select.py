@@ -794,6 +794,7 @@ def select_phi(
             each = model.predict_each(curves(phi, lrs))  # (q, lrs)
             per[phi] = each
         best_lr = {phi: int(numpy.argmin(per[phi].mean(axis=0))) for phi in phis}
+        edge = [f"{phi:g}" for phi in phis if best_lr[phi] in (0, lrs.size - 1)]
         base = per[2.0][:, best_lr[2.0]]
         rows, diffs = [], {}
         for phi in phis:
@@ -805,6 +806,7 @@ def select_phi(
             factor = float(lrs[best_lr[phi]] / lrs[best_lr[2.0]])
             rows.append(PhiCandidate(phi, factor, mean, err))
     else:
+        edge = []
         all_lrs = numpy.concatenate([curves(phi, numpy.array([peak])) for phi in phis])
         mean, err = predict(all_lrs)
         feats = model.features(all_lrs) if isinstance(model, AnnealingLaw) else None
@@ -837,6 +839,8 @@ def select_phi(
             if se > 0
             else "with no standard error (one quadrature: a known spectrum or one probe), so z has no effect"
         )
+    if edge:
+        reason += f"; the best peak lr of phi = {', '.join(edge)} is at an end of the searched lr grid"
     return PhiSelection(
         chosen.phi,
         chosen.lr_factor,
