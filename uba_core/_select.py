@@ -470,7 +470,7 @@ class AnnealingLaw:
 
         Raises:
             ValueError: a log is malformed, non-finite, too short (fewer than
-                ``MIN_LOG_POINTS`` points after ``skip_steps``), has a constant loss,
+                5 points after ``skip_steps``), has a constant loss,
                 or no log anneals; the message names the argument.
 
         Examples:
