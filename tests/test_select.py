@@ -772,3 +772,13 @@ def test_a_best_lr_at_the_end_of_the_grid_is_reported() -> None:
     pick = select_phi(model, 20, peak_lr=0.1)
     assert "the best peak lr of phi = 0.25, 0.5, 1, 2, 4, 8, 16 is at an end of the searched lr grid" in pick.reason
     assert all(c.lr_factor == 1.0 for c in pick.candidates)  # all at the same (smallest) lr
+
+
+def test_skip_steps_may_be_an_array_one_per_log() -> None:
+    logs = pilot_logs()
+    as_list = AnnealingLaw.fit(logs, skip_steps=[W_PILOT, 2 * W_PILOT])
+    as_array = AnnealingLaw.fit(logs, skip_steps=np.array([W_PILOT, 2 * W_PILOT]))
+    assert (as_array.points, as_array.alpha, as_array.C) == (as_list.points, as_list.alpha, as_list.C)
+    assert as_list.points == 2 * N_PILOT - 3 * W_PILOT
+    with pytest.raises(ValueError, match=r"`skip_steps` must be one integer or one per log \(2\)"):
+        AnnealingLaw.fit(logs, skip_steps=np.array([1, 2, 3]))

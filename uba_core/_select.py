@@ -486,12 +486,13 @@ class AnnealingLaw:
         """
         if isinstance(logs, (str, bytes)) or not isinstance(logs, Sequence) or not logs:
             raise ValueError(f"Argument `logs` must be a non-empty sequence of pilot logs. Received: logs={logs!r}.")
-        skips = [skip_steps] * len(logs) if not isinstance(skip_steps, Sequence) else list(skip_steps)
-        if len(skips) != len(logs):
+        one = isinstance(skip_steps, str) or numpy.ndim(skip_steps) == 0  # else one per log (a list or an array)
+        given: list[Any] = [skip_steps] * len(logs) if one else list(numpy.asarray(skip_steps).tolist())
+        if len(given) != len(logs):
             raise ValueError(
                 f"Argument `skip_steps` must be one integer or one per log ({len(logs)}). Received: {skip_steps!r}."
             )
-        skips = [check_int("skip_steps", s, minimum=0) for s in skips]
+        skips = [check_int("skip_steps", s, minimum=0) for s in given]
         parsed = [_check_log(i, log) for i, log in enumerate(logs)]
         annealing = False
         for i, (steps, lrs, _) in enumerate(parsed):  # the law needs S1 > 0: at least one update with rate > 0
