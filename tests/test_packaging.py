@@ -554,3 +554,9 @@ def test_cli_select_phi_reads_a_spreadsheets_csv_with_a_byte_order_mark(pilots) 
     proc = uba("select-phi", "--log", pilots[0], "--log", pilots[1], *SELECT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("phi for a budget of 200 steps")
+
+
+def test_cli_select_phi_refuses_a_peak_lr_other_than_the_pilots(pilots) -> None:
+    proc = uba("select-phi", "--log", pilots[0], "--log", pilots[1], *SELECT[:2], "--peak-lr", "0.3")
+    assert_clean_failure(proc, 2, "Argument `--peak-lr` must be the pilots' peak lr, 0.1")
+    assert "Received: --peak-lr=0.3" in proc.stderr

@@ -342,9 +342,13 @@ def assert_recovers_law(fit: AnnealingLaw, rel: float) -> None:
 def test_annealing_law_recovers_its_parameters(noise: float) -> None:
     logs = pilot_logs(noise)
     assert logs[0][1][0] == 100.0 and logs[0][1][2] < 100.0
-    fit = AnnealingLaw.fit(logs)
+    default = AnnealingLaw.fit(logs)  # by default, each log's warmup (W_PILOT steps) is left out
+    assert_recovers_law(default, rel=0.01 if noise == 0 else 0.03)
+    assert default.points == 2 * (N_PILOT - W_PILOT)
+    assert default.peak_lr == PEAK
+    fit = AnnealingLaw.fit(logs, skip_steps=0)  # then only the S1 = 0 points (2 per log) are dropped
     assert_recovers_law(fit, rel=0.01 if noise == 0 else 0.03)
-    assert fit.points == 2 * (N_PILOT - 2)  # the two S1 = 0 points of each log dropped
+    assert fit.points == 2 * (N_PILOT - 2)
     assert fit.pilot_steps == 2 * N_PILOT
 
     # A new schedule, longer than the pilots, at their peak: the law's final loss.
@@ -417,8 +421,8 @@ def _constant_lr_only():
 BAD_LOGS = {
     "too-short": (
         _short,
-        r"`logs\[1\]` is too short: 4 points at steps >= skip_steps = 2, at least 5 needed\. "
-        r"Received: 6 points",
+        r"`logs\[1\]` is too short: 4 of its 6 points are at or after step 2 \(after the skipped steps and "
+        r"the first update\), at least 5 needed\.",
     ),
     "constant-loss": (_constant_loss, r"`logs\[1\]` has a constant loss \(2\.0\)"),
     "nan-loss": (lambda: _with(1, 1, 7, np.nan), r"`logs\[1\]` must hold finite losses\. Received: losses\[7\] = nan"),
@@ -447,12 +451,12 @@ BAD_LOGS = {
 def test_bad_logs_name_the_log_and_what_was_received(name: str) -> None:
     build, message = BAD_LOGS[name]
     with pytest.raises(ValueError, match=message):
-        AnnealingLaw.fit(build())
+        AnnealingLaw.fit(build(), skip_steps=0)
 
 
 def test_skip_steps_can_make_a_log_too_short() -> None:
     skip = N_PILOT - MIN_LOG_POINTS + 1
-    with pytest.raises(ValueError, match=rf"`logs\[0\]` is too short: {MIN_LOG_POINTS - 1} points"):
+    with pytest.raises(ValueError, match=rf"`logs\[0\]` is too short: {MIN_LOG_POINTS - 1} of its {N_PILOT} points"):
         AnnealingLaw.fit(good_logs(), skip_steps=skip)
     assert AnnealingLaw.fit(good_logs(), skip_steps=skip - 1).points == 2 * MIN_LOG_POINTS
     with pytest.raises(ValueError, match=r"`skip_steps` must be one integer or one per log \(2\)"):
@@ -782,3 +786,20 @@ def test_skip_steps_may_be_an_array_one_per_log() -> None:
     assert as_list.points == 2 * N_PILOT - 3 * W_PILOT
     with pytest.raises(ValueError, match=r"`skip_steps` must be one integer or one per log \(2\)"):
         AnnealingLaw.fit(logs, skip_steps=np.array([1, 2, 3]))
+
+
+def test_the_default_skip_is_the_warmup_whatever_the_last_digits() -> None:
+    logs = pilot_logs()
+    lrs, losses = logs[0]
+    bumped = lrs.copy()
+    bumped[60] = np.nextafter(PEAK, 1.0)  # one ulp above the peak, long after the warmup
+    fit = AnnealingLaw.fit([(bumped, losses), logs[1]])
+    assert fit.points == 2 * (N_PILOT - W_PILOT)
+    assert f"skipped steps: {W_PILOT}, {W_PILOT}" in fit.method
+
+
+def test_the_law_predicts_only_at_its_pilots_peak_lr(exact_law) -> None:
+    with pytest.raises(ValueError, match=r"`peak_lr` must be the pilots' peak lr, 0\.1.*Received: peak_lr=0\.3"):
+        select_phi(exact_law, 300, peak_lr=0.3)
+    report = str(select_phi(exact_law, 300, peak_lr=PEAK))
+    assert "caution   the standard errors cover the model's own estimate" in report

@@ -183,10 +183,10 @@ class NoisyQuadratic:
         cost: What the inputs cost.
     """
 
-    nodes: FloatArray
-    weights: FloatArray
-    initial: FloatArray
-    noise_scale: FloatArray
+    nodes: FloatArray = dataclasses.field(repr=False)
+    weights: FloatArray = dataclasses.field(repr=False)
+    initial: FloatArray = dataclasses.field(repr=False)
+    noise_scale: FloatArray = dataclasses.field(repr=False)
     noise_power: float
     lambda_max: float
     method: str
@@ -241,7 +241,8 @@ class NoisyQuadratic:
             f" and {noise.hvps} products (noise)"
         )
         method = (
-            f"noisy quadratic model: SLQ spectrum ({spectrum.probes} probes), noise tr(Sigma) = "
+            f"noisy quadratic model (its losses are above the minimum): SLQ spectrum ({spectrum.probes} probes), "
+            "noise tr(Sigma) = "
             f"{noise.trace:.4g} shaped s(lambda) ~ lambda^{gamma:.2f}{bound}, loss gap {gap:.4g}"
         )
         return cls._build(nodes, weights, spectrum.tol, gap, noise.trace, gamma, method, cost)
@@ -273,7 +274,10 @@ class NoisyQuadratic:
         trace = check_real("noise_trace", noise_trace, minimum=0.0)
         gamma = check_real("noise_power", noise_power, minimum=_GAMMA_RANGE[0], maximum=_GAMMA_RANGE[1])
         weights = numpy.full((1, lam.size), 1.0 / lam.size)
-        method = f"noisy quadratic model: {lam.size} known eigenvalues, noise tr(Sigma) = {trace:.4g}"
+        method = (
+            f"noisy quadratic model (its losses are above the minimum): {lam.size} known eigenvalues, "
+            f"noise tr(Sigma) = {trace:.4g}"
+        )
         return cls._build(lam[None, :], weights, 0.0, gap, trace, gamma, method, "none (known spectrum)")
 
     @classmethod
@@ -380,6 +384,12 @@ def _areas(lrs: FloatArray, decay: float) -> tuple[FloatArray, FloatArray]:
     return s1, s2
 
 
+def warmup_of(steps: FloatArray, lrs: FloatArray) -> int:
+    """The warmup of a log: the steps before its rate first comes within 1e-6 (relative) of its largest."""
+    top = float(lrs.max())
+    return int(steps[int(numpy.argmax(lrs >= top * (1 - 1e-6)))])
+
+
 def _check_log(i: int, log: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(steps, lrs, losses) of ``logs[i]`` given as (lrs, losses) or (steps, lrs, losses)."""
     name = f"logs[{i}]"
@@ -425,8 +435,11 @@ class AnnealingLaw:
 
     [`fit`][uba_core.AnnealingLaw.fit] fits it to pilot logs: for every $\alpha$ of a
     log grid (0.05 .. 2) and momentum half-life $h$ (0, then 1 step .. the longest log,
-    log-spaced; $\lambda = 2^{-1/h}$), $L_0$, $A \ge 0$, $C \ge 0$ by least squares;
-    the pair with the smallest residual wins. The uncertainty of a prediction is the
+    log-spaced; $\lambda = 2^{-1/h}$), $L_0$, $A \ge 0$, $C \ge 0$ by least squares
+    on relative residuals (when every loss is positive); the best pair is then refined
+    by a finer grid and golden-section searches around it, which may step a little
+    outside the grids (an $\alpha$ above 2, say). $\lambda$ is the law's own decay, not
+    your optimizer's momentum. The uncertainty of a prediction is the
     least-squares standard error of $(L_0, A, C)$ at that pair, with the residual
     variance inflated by the residuals' lag-1 autocorrelation ($\alpha$ and $\lambda$
     are taken as known: the error is a lower bound).
@@ -440,6 +453,7 @@ class AnnealingLaw:
         method: Description for the report.
         cost: The pilots' steps, in words.
         pilot_steps: The pilots' steps (the last logged step + 1 of each log, summed).
+        peak_lr: The largest rate in the logs: the law predicts at this peak lr.
     """
 
     L0: float
@@ -453,9 +467,10 @@ class AnnealingLaw:
     method: str
     cost: str
     pilot_steps: int
+    peak_lr: float
 
     @classmethod
-    def fit(cls, logs: Sequence[Any], *, skip_steps: int | Sequence[int] = 0) -> AnnealingLaw:
+    def fit(cls, logs: Sequence[Any], *, skip_steps: int | Sequence[int] | None = None) -> AnnealingLaw:
         r"""Fit the law to pilot logs (any framework: plain arrays).
 
         Args:
@@ -464,8 +479,10 @@ class AnnealingLaw:
                 between logged steps is interpolated linearly). ``losses[k]`` is the
                 training loss measured before the update at ``steps[k]`` with rate
                 ``lrs[k]``. The rates must anneal in at least one log, or $C$ is unknown.
-            skip_steps: Steps at the start of each log left out of the fit (warmup); one
-                value for all logs or one per log. Points before the first update with a
+            skip_steps: Steps at the start of each log left out of the fit; one value for
+                all logs or one per log. Default: each log's warmup, the steps before its
+                rate first comes within $10^{-6}$ (relative) of its largest rate
+                (``uba select-phi`` does the same). Points before the first update with a
                 positive rate are always left out ($S_1 = 0$: the law is undefined there).
 
         Raises:
@@ -486,6 +503,9 @@ class AnnealingLaw:
         """
         if isinstance(logs, (str, bytes)) or not isinstance(logs, Sequence) or not logs:
             raise ValueError(f"Argument `logs` must be a non-empty sequence of pilot logs. Received: logs={logs!r}.")
+        parsed = [_check_log(i, log) for i, log in enumerate(logs)]
+        if skip_steps is None:
+            skip_steps = [warmup_of(steps, lrs) for steps, lrs, _ in parsed]
         one = isinstance(skip_steps, str) or numpy.ndim(skip_steps) == 0  # else one per log (a list or an array)
         given: list[Any] = [skip_steps] * len(logs) if one else list(numpy.asarray(skip_steps).tolist())
         if len(given) != len(logs):
@@ -493,7 +513,6 @@ class AnnealingLaw:
                 f"Argument `skip_steps` must be one integer or one per log ({len(logs)}). Received: {skip_steps!r}."
             )
         skips = [check_int("skip_steps", s, minimum=0) for s in given]
-        parsed = [_check_log(i, log) for i, log in enumerate(logs)]
         annealing = False
         for i, (steps, lrs, _) in enumerate(parsed):  # the law needs S1 > 0: at least one update with rate > 0
             positive = numpy.flatnonzero(lrs > 0)
@@ -503,8 +522,8 @@ class AnnealingLaw:
             used = steps >= skip
             if used.sum() < MIN_LOG_POINTS:
                 raise ValueError(
-                    f"Argument `logs[{i}]` is too short: {int(used.sum())} points at steps >= skip_steps = {skip}, "
-                    f"at least {MIN_LOG_POINTS} needed. Received: {steps.size} points."
+                    f"Argument `logs[{i}]` is too short: {int(used.sum())} of its {steps.size} points are at or after "
+                    f"step {skip} (after the skipped steps and the first update), at least {MIN_LOG_POINTS} needed."
                 )
             if numpy.ptp(losses[used]) == 0:
                 raise ValueError(
@@ -568,13 +587,15 @@ class AnnealingLaw:
         cov[numpy.ix_(idx, idx)] = var * numpy.linalg.pinv(xf.T @ xf)
         cov.flags.writeable = False
         pilot = sum(int(s[-1]) + 1 for s, _, _ in parsed)
+        peak = max(float(lrs.max()) for _, lrs, _ in parsed)
         method = (
-            f"annealing law (Tissue et al. 2024) fitted to {len(logs)} pilot log(s), {n} points: "
-            f"L0 = {L0:.4g}, A = {A:.4g}, alpha = {alpha:.3g}, C = {C:.4g}, momentum {decay:.4g}"
+            f"annealing law (Tissue et al. 2024) fitted to {len(logs)} pilot log(s) with peak lr {peak:.4g}, "
+            f"{n} points (skipped steps: {', '.join(map(str, skips))}): L0 = {L0:.4g}, A = {A:.4g}, "
+            f"alpha = {alpha:.3g}, C = {C:.4g}, annealing decay lambda = {decay:.4g}"
         )
         return cls(
             float(L0), float(A), alpha, float(C), decay, cov, float(numpy.std(resid / sw)), n, method,
-            f"{pilot} pilot steps", pilot,
+            f"{pilot} pilot steps", pilot, peak,
         )  # fmt: skip
 
     def curve(self, lrs: ArrayLike) -> FloatArray:
@@ -701,6 +722,8 @@ class PhiSelection:
             f"  reason    {self.reason}",
             f"  method    {self.method}",
             f"  cost      {self.cost}",
+            "  caution   the standard errors cover the model's own estimate, not how well the model describes "
+            "your training: on the benchmark nets both models were often wrong (docs: Choosing phi)",
             "  candidates (predicted final loss ± standard error):",
         ]
         for c in self.candidates:
@@ -744,7 +767,8 @@ def select_phi(
         model: A [`NoisyQuadratic`][uba_core.NoisyQuadratic] or an
             [`AnnealingLaw`][uba_core.AnnealingLaw].
         total_steps: The budget T (>= 2), warmup included.
-        peak_lr: Your current peak lr (> 0), typically tuned for cosine.
+        peak_lr: Your current peak lr (> 0), typically tuned for cosine. For an
+            ``AnnealingLaw``, the pilots' peak lr (it is checked).
         warmup_steps: Linear warmup steps from 0, as in your schedule (< total_steps).
         min_lr: The floor of your schedule (>= 0, < peak_lr). The scored curves keep the
             ratio ``min_lr / peak_lr``: with a ``lr_factor``, scale your floor by it too.
@@ -806,8 +830,14 @@ def select_phi(
             diffs[phi] = (float(d.mean()), float(d.std(ddof=1) / math.sqrt(q)) if q > 1 else 0.0)
             factor = float(lrs[best_lr[phi]] / lrs[best_lr[2.0]])
             rows.append(PhiCandidate(phi, factor, mean, err))
+        model_lr = float(lrs[best_lr[2.0]])
     else:
-        edge = []
+        edge, model_lr = [], math.nan
+        if isinstance(model, AnnealingLaw) and not math.isclose(peak, model.peak_lr, rel_tol=1e-6):
+            raise ValueError(
+                f"Argument `peak_lr` must be the pilots' peak lr, {model.peak_lr!r}: the annealing law predicts at "
+                f"the peak lr it was fitted at. Received: peak_lr={peak!r}."
+            )
         all_lrs = numpy.concatenate([curves(phi, numpy.array([peak])) for phi in phis])
         mean, err = predict(all_lrs)
         feats = model.features(all_lrs) if isinstance(model, AnnealingLaw) else None
@@ -835,13 +865,20 @@ def select_phi(
         )
     else:
         chosen = best
-        reason = f"predicted {-gain:.3g} below phi = 2, " + (
-            f"{-gain / se:.3g} standard errors"
+        base_loss = next(c.loss for c in rows if c.phi == 2.0)
+        relative = f" ({100 * -gain / abs(base_loss):.2g} % of phi = 2's loss)" if base_loss else ""
+        reason = f"predicted {-gain:.3g} below phi = 2{relative}, " + (
+            f"{-gain / se:.3g} standard errors of the difference ({se:.2g})"
             if se > 0
             else "with no standard error (one quadrature: a known spectrum or one probe), so z has no effect"
         )
     if edge:
         reason += f"; the best peak lr of phi = {', '.join(edge)} is at an end of the searched lr grid"
+    if math.isfinite(model_lr):
+        reason += (
+            f"; cosine's best peak lr in the model is {model_lr:.3g} (plain SGD): if your tuned lr is far from "
+            "it, the model does not describe your training well"
+        )
     return PhiSelection(
         chosen.phi,
         chosen.lr_factor,

@@ -77,7 +77,8 @@ def estimate_spectrum(
 
     Returns:
         The [`uba_core.Spectrum`][uba_core.Spectrum]; pass it to
-        [`uba_core.suggest_phi`][uba_core.suggest_phi].
+        [`uba_core.suggest_phi`][uba_core.suggest_phi], or with the gradient noise to
+        [`uba_core.NoisyQuadratic.from_spectrum`][uba_core.NoisyQuadratic.from_spectrum].
 
     Raises:
         TypeError, ValueError: an argument is invalid; the message names it.
