@@ -24,7 +24,7 @@ import numpy
 from numpy.typing import ArrayLike, NDArray
 
 from uba_core._schedule import UBAConfig
-from uba_core._spectrum import Spectrum
+from uba_core._spectrum import Spectrum, gauss_quadrature
 from uba_core._validation import check_int, check_real
 
 __all__ = [
@@ -224,8 +224,6 @@ class NoisyQuadratic:
                 f"Argument `spectrum` has no positive curvature (lambda_max = {spectrum.lambda_max!r}): "
                 "the noisy quadratic model needs some."
             )
-        from uba_core._spectrum import gauss_quadrature
-
         rows = [gauss_quadrature(a, b) for a, b in spectrum.tridiagonals]
         width = max(x.size for x, _ in rows)
         nodes = numpy.zeros((len(rows), width))
@@ -317,10 +315,8 @@ class NoisyQuadratic:
             its standard error (0 with one quadrature). A diverging sequence predicts inf.
         """
         per = self.predict_each(lrs)
-        mean = per.mean(axis=0)
-        q = per.shape[0]
-        err = per.std(axis=0, ddof=1) / math.sqrt(q) if q > 1 else numpy.zeros_like(mean)
-        return mean, numpy.where(numpy.isfinite(err), err, numpy.inf)
+        err = _stderr(per)
+        return per.mean(axis=0), numpy.where(numpy.isfinite(err), err, numpy.inf)
 
     def predict_each(self, lrs: ArrayLike) -> FloatArray:
         """The prediction of every quadrature: ``(quadratures, schedules)``."""
@@ -334,6 +330,12 @@ class NoisyQuadratic:
                 m = (1.0 - e * lam) ** 2 * m + e * e * noise
             loss = 0.5 * numpy.sum(self.weights[None] * lam * m, axis=2)  # (schedules, q)
         return numpy.where(numpy.isfinite(loss), loss, numpy.inf).T
+
+
+def _stderr(values: FloatArray) -> FloatArray:
+    """Standard error of the mean over the first axis (the quadratures); 0 with one."""
+    q = values.shape[0]
+    return values.std(axis=0, ddof=1) / math.sqrt(q) if q > 1 else numpy.zeros(values.shape[1:])
 
 
 def _noise_power(nodes: FloatArray, weights: FloatArray, ratio: float) -> float:
@@ -530,7 +532,7 @@ class AnnealingLaw:
                     f"Argument `logs[{i}]` has a constant loss ({float(losses[used][0])!r}): "
                     "it says nothing about the law."
                 )
-            annealing |= bool(numpy.any(numpy.diff(lrs[steps >= skip]) < 0))
+            annealing |= bool(numpy.any(numpy.diff(lrs[used]) < 0))
         if not annealing:
             raise ValueError(
                 "Argument `logs` must contain a run whose rate decays (e.g. a cosine pilot): with constant or rising "
@@ -617,10 +619,16 @@ class AnnealingLaw:
         Returns:
             ``(mean, stderr)``, one value per schedule.
         """
-        rows = self.features(lrs)
-        mean = rows @ numpy.array([self.L0, self.A, self.C])
-        err = numpy.sqrt(numpy.einsum("ij,jk,ik->i", rows, self.covariance, rows).clip(0.0))
-        return mean, err
+        return self._predict_rows(self.features(lrs))
+
+    def _predict_rows(self, rows: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """``predict`` from the rows of ``features``."""
+        return rows @ numpy.array([self.L0, self.A, self.C]), self._stderr_of(rows)
+
+    def _stderr_of(self, rows: FloatArray) -> FloatArray:
+        """The standard error of ``rows @ (L0, A, C)`` (rows of ``features``, or differences of them)."""
+        form = numpy.einsum("ij,jk,ik->i", rows, self.covariance, rows)
+        return numpy.asarray(numpy.sqrt(form.clip(0.0)), dtype=numpy.float64)
 
     def features(self, lrs: ArrayLike) -> FloatArray:
         """``(schedules, 3)`` rows ``(1, S1^-alpha, -S2)`` at the end of each sequence."""
@@ -732,6 +740,28 @@ class PhiSelection:
         return "\n".join(lines)
 
 
+def check_plan(
+    total_steps: Any, peak_lr: Any, warmup_steps: Any, min_lr: Any, z: Any, names: dict[str, str] | None = None
+) -> tuple[int, float, int, float, float]:
+    """The budget, peak lr, warmup, floor and ``z`` of [`select_phi`][uba_core.select_phi], checked;
+    errors name each argument as ``names`` spells it (``uba select-phi`` passes its flags)."""
+    n = {k: k for k in ("total_steps", "peak_lr", "warmup_steps", "min_lr", "z")} | (names or {})
+    total = check_int(n["total_steps"], total_steps, minimum=2)
+    peak = check_real(n["peak_lr"], peak_lr, positive=True)
+    warmup = check_int(n["warmup_steps"], warmup_steps, minimum=0)
+    if warmup >= total:
+        raise ValueError(
+            f"Argument `{n['warmup_steps']}` must be < {n['total_steps']} = {total}. "
+            f"Received: {n['warmup_steps']}={warmup}."
+        )
+    floor = check_real(n["min_lr"], min_lr, minimum=0.0)
+    if floor >= peak:
+        raise ValueError(
+            f"Argument `{n['min_lr']}` must be < {n['peak_lr']} = {peak!r}. Received: {n['min_lr']}={floor!r}."
+        )
+    return total, peak, warmup, floor, check_real(n["z"], z, minimum=0.0)
+
+
 def select_phi(
     model: LossModel,
     total_steps: int,
@@ -790,15 +820,7 @@ def select_phi(
             "Argument `model` must be a uba_core.NoisyQuadratic or uba_core.AnnealingLaw (anything with "
             f"predict(lrs) -> (mean, stderr) and the strings method and cost). Received: {type(model).__name__}."
         )
-    total = check_int("total_steps", total_steps, minimum=2)
-    peak = check_real("peak_lr", peak_lr, positive=True)
-    warmup = check_int("warmup_steps", warmup_steps, minimum=0)
-    if warmup >= total:
-        raise ValueError(f"Argument `warmup_steps` must be < total_steps = {total}. Received: warmup_steps={warmup}.")
-    floor = check_real("min_lr", min_lr, minimum=0.0)
-    if floor >= peak:
-        raise ValueError(f"Argument `min_lr` must be < peak_lr = {peak!r}. Received: min_lr={floor!r}.")
-    z = check_real("z", z, minimum=0.0)
+    total, peak, warmup, floor, z = check_plan(total_steps, peak_lr, warmup_steps, min_lr, z)
     if isinstance(candidates, (str, bytes)) or numpy.ndim(candidates) != 1 or not len(candidates):
         raise ValueError(f"Argument `candidates` must be a non-empty sequence of phis. Received: {candidates!r}.")
     phis = [check_real("candidates", c, positive=True) for c in candidates]
@@ -824,12 +846,9 @@ def select_phi(
         rows, diffs = [], {}
         for phi in phis:
             each = per[phi][:, best_lr[phi]]
-            q = each.size
-            mean, err = float(each.mean()), (float(each.std(ddof=1) / math.sqrt(q)) if q > 1 else 0.0)
-            d = each - base
-            diffs[phi] = (float(d.mean()), float(d.std(ddof=1) / math.sqrt(q)) if q > 1 else 0.0)
+            diffs[phi] = (float((each - base).mean()), float(_stderr(each - base)))
             factor = float(lrs[best_lr[phi]] / lrs[best_lr[2.0]])
-            rows.append(PhiCandidate(phi, factor, mean, err))
+            rows.append(PhiCandidate(phi, factor, float(each.mean()), float(_stderr(each))))
         model_lr = float(lrs[best_lr[2.0]])
     else:
         edge, model_lr = [], math.nan
@@ -839,18 +858,16 @@ def select_phi(
                 f"the peak lr it was fitted at. Received: peak_lr={peak!r}."
             )
         all_lrs = numpy.concatenate([curves(phi, numpy.array([peak])) for phi in phis])
-        mean, err = predict(all_lrs)
-        feats = model.features(all_lrs) if isinstance(model, AnnealingLaw) else None
-        rows, diffs = [], {}
         i2 = phis.index(2.0)
-        for i, phi in enumerate(phis):
-            rows.append(PhiCandidate(phi, 1.0, float(mean[i]), float(err[i])))
-            if feats is not None and isinstance(model, AnnealingLaw):
-                d = feats[i] - feats[i2]
-                se = math.sqrt(max(float(d @ model.covariance @ d), 0.0))
-            else:
-                se = math.hypot(float(err[i]), float(err[i2]))
-            diffs[phi] = (float(mean[i] - mean[i2]), se)
+        if isinstance(model, AnnealingLaw):  # the difference's error from the covariance of (L0, A, C)
+            feats = model.features(all_lrs)
+            mean, err = model._predict_rows(feats)
+            ses = model._stderr_of(feats - feats[i2])
+        else:
+            mean, err = predict(all_lrs)
+            ses = numpy.hypot(err, err[i2])
+        rows = [PhiCandidate(phi, 1.0, float(mean[i]), float(err[i])) for i, phi in enumerate(phis)]
+        diffs = {phi: (float(mean[i] - mean[i2]), float(ses[i])) for i, phi in enumerate(phis)}
     best = min(rows, key=lambda c: (c.loss, abs(math.log(c.phi / 2.0))))
     gain, se = diffs[best.phi]
     fallback = best.phi != 2.0 and not (-gain > z * se)

@@ -33,7 +33,8 @@ import numpy
 from uba_core import __version__
 from uba_core._chebyshev import describe_phi, phi_for_condition_number
 from uba_core._schedule import DEFAULT_PHI, UBAConfig, make_config
-from uba_core._validation import check_int, check_real, install_command
+from uba_core._select import check_plan
+from uba_core._validation import check_int, install_command
 
 # Steps are evaluated in float64, which holds every integer up to 2**53 exactly.
 _MAX_STEP = 2**53
@@ -364,22 +365,13 @@ def _read_log(path: str) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
 
 def _check_select_flags(args: argparse.Namespace) -> None:
     """The scalar flags of select-phi, checked before any log is read; errors name the flag."""
-    total = check_int("--total-steps", args.total_steps, minimum=2)
-    if total > _MAX_SELECT_STEPS:
+    flags = {k: "--" + k.replace("_", "-") for k in ("total_steps", "peak_lr", "warmup_steps", "min_lr", "z")}
+    check_plan(args.total_steps, args.peak_lr, args.warmup_steps, args.min_lr, args.z, flags)
+    if args.total_steps > _MAX_SELECT_STEPS:
         raise ValueError(
             f"Argument `--total-steps` must be <= {_MAX_SELECT_STEPS} (the law is evaluated at every step of "
-            f"every candidate). Received: --total-steps={total}."
+            f"every candidate). Received: --total-steps={args.total_steps}."
         )
-    peak = check_real("--peak-lr", args.peak_lr, positive=True)
-    warmup = check_int("--warmup-steps", args.warmup_steps, minimum=0)
-    if warmup >= total:
-        raise ValueError(
-            f"Argument `--warmup-steps` must be < --total-steps = {total}. Received: --warmup-steps={warmup}."
-        )
-    floor = check_real("--min-lr", args.min_lr, minimum=0.0)
-    if floor >= peak:
-        raise ValueError(f"Argument `--min-lr` must be < --peak-lr = {peak!r}. Received: --min-lr={floor!r}.")
-    check_real("--z", args.z, minimum=0.0)
     if args.skip_steps is not None:
         check_int("--skip-steps", args.skip_steps, minimum=0)
 
