@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -34,7 +32,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from protocol import choose, command_line, compare, fmt, record_head, run_grid, run_records, versions  # noqa: E402
+from protocol import choose, command_line, compare, fmt, mean_ranks, record_head, run_grid, run_records, versions  # noqa: E402
 from schedules import SCHEDULES, multipliers, phi_of  # noqa: E402
 from tasks import TASKS, corpus  # noqa: E402
 
@@ -67,22 +65,12 @@ def summarise(results: dict, tasks: list[str], schedules: tuple, budgets: dict) 
     per_phi = {
         s: {k: sum(c["fixed_phi_vs_cosine"][s] == k for c in cells) for k in ("win", "tie", "loss")} for s in ubas
     }
-    # Mean rank of each schedule over the cells (1 = best test mean). Means equal to
-    # 1e-5 relative (the same curve in two float32 implementations, e.g. cosine and
-    # uba-2, differ by ~1e-6 after training) share the average of their ranks instead
-    # of being ordered by rounding.
-    ranks = {s: [] for s in schedules}
-    for c in cells:
-        tests = [c["chosen"][s]["test"] for s in schedules]
-        for s, v in zip(schedules, tests, strict=True):
-            same = [math.isclose(t, v, rel_tol=1e-5) or t == v for t in tests]
-            below = sum(t < v and not eq for t, eq in zip(tests, same, strict=True))
-            ranks[s].append(below + (sum(same) + 1) / 2)
     return {
         "cells": cells,
         "uba_best_vs_best_other": tally,
         "fixed_phi_vs_cosine": per_phi,
-        "mean_rank": {s: statistics.fmean(r) for s, r in ranks.items()},
+        # Mean rank of each schedule over the cells (1 = best test mean; protocol.ranks).
+        "mean_rank": mean_ranks([{s: c["chosen"][s]["test"] for s in schedules} for c in cells]),
     }
 
 

@@ -195,6 +195,27 @@ def stats(runs: list[dict], key: str = "test") -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
+def ranks(tests: dict[str, float]) -> dict[str, float]:
+    """Rank of each entry (1 = lowest test mean). Means equal to 1e-5 relative (the same curve
+    in two float32 implementations, e.g. cosine and uba-2, differ by ~1e-6 after training)
+    share the average of their ranks instead of being ordered by rounding."""
+    out = {}
+    for name, v in tests.items():
+        same = [math.isclose(t, v, rel_tol=1e-5) or t == v for t in tests.values()]
+        below = sum(t < v and not eq for t, eq in zip(tests.values(), same, strict=True))
+        out[name] = below + (sum(same) + 1) / 2
+    return out
+
+
+def mean_ranks(tables: list[dict[str, float]]) -> dict[str, float]:
+    """Mean rank of each entry over ``tables`` (one test mean per entry and cell; `ranks`)."""
+    per: dict[str, list[float]] = {}
+    for table in tables:
+        for name, rank in ranks(table).items():
+            per.setdefault(name, []).append(rank)
+    return {name: statistics.fmean(r) for name, r in per.items()}
+
+
 def choose(results: dict, task: str, budget: int, schedule: str) -> dict:
     """The val-chosen lr of one schedule in one cell, with its test mean and std."""
     means = _val_means(results, task, budget, schedule)

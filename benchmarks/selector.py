@@ -53,11 +53,14 @@ from protocol import (  # noqa: E402
     command_line,
     compare,
     fmt,
+    mean_ranks,
+    ranks,
     record_head,
     run_grid,
     run_job_with_losses,
     run_jobs,
     run_records,
+    stats,
     versions,
 )
 from schedules import multipliers, phi_of, warmup_steps  # noqa: E402
@@ -140,16 +143,6 @@ def pilot_law(pilots: dict, task: str, budget: int, lr: float) -> uba_core.Annea
         losses = pilots[(task, n, schedule, lr)][0]["losses"]
         logs.append((lr * multipliers(schedule, n), losses))
     return uba_core.AnnealingLaw.fit(logs, skip_steps=warmup_steps(n))
-
-
-def ranks(tests: dict[str, float]) -> dict[str, float]:
-    """Rank of each entry (1 = lowest test mean), ties (1e-5 relative) sharing their average."""
-    out = {}
-    for name, v in tests.items():
-        same = [math.isclose(t, v, rel_tol=1e-5) or t == v for t in tests.values()]
-        below = sum(t < v and not eq for t, eq in zip(tests.values(), same, strict=True))
-        out[name] = below + (sum(same) + 1) / 2
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,7 +259,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def summarise(runs, sweep, cells, choices, cosine, run_seconds, curvature_cost) -> dict:
-    rows, per_method = [], {m: {"within": 0, "cosine": {"win": 0, "tie": 0, "loss": 0}, "ranks": []} for m in METHODS}
+    rows = []
+    per_method = {
+        m: {"within": 0, "phi_within": 0, "cosine": {"win": 0, "tie": 0, "loss": 0}, "ranks": []} for m in METHODS
+    }
     # The pilot law's factor is 1: its transfer is "keep lr", counted once.
     transfer = {m: [0, 0] for m in ("curvature", "keep lr")}
     for t, b in cells:
@@ -279,7 +275,7 @@ def summarise(runs, sweep, cells, choices, cosine, run_seconds, curvature_cost) 
             c = choices[(m, t, b)]
             name = name_of(c.phi)
             out = runs[(t, b, name, c.peak_lr)]
-            mean, std = _stats(out)
+            mean, std = stats(out)
             ours = {"test": mean, "std": std}
             tests = {s: chosen[s]["test"] for s in SWEEP} | {"ours": mean}
             rank = ranks(tests)["ours"]
@@ -287,9 +283,7 @@ def summarise(runs, sweep, cells, choices, cosine, run_seconds, curvature_cost) 
             vs_cos = compare(ours, cosine[(t, b)])
             per_method[m]["within"] += vs_best in ("win", "tie")
             # The same phi at its own tuned lr: was the phi right, whatever the lr factor?
-            per_method[m]["phi_within"] = per_method[m].get("phi_within", 0) + (
-                compare(chosen[name], chosen[best]) in ("win", "tie")
-            )
+            per_method[m]["phi_within"] += compare(chosen[name], chosen[best]) in ("win", "tie")
             per_method[m]["cosine"][vs_cos] += 1
             per_method[m]["ranks"].append(rank)
             # Cost in units of one full run (one seed) of cosine at lr_cos; the pilots are T / 2 steps.
@@ -330,7 +324,7 @@ def summarise(runs, sweep, cells, choices, cosine, run_seconds, curvature_cost) 
             }
             for m, v in per_method.items()
         },
-        "sweep_mean_rank": sweep_ranks(rows),
+        "sweep_mean_rank": mean_ranks([{s: r["sweep"][s]["test"] for s in SWEEP} for r in rows]),
         "cosine_within_best": sum(r["cosine_within_best"] for r in rows),
         "lr_transfer": {m: {"within_2x": a, "pairs": n} for m, (a, n) in transfer.items()},
         "curvature_cost": cost_note,
@@ -351,8 +345,8 @@ def plot(summary: dict, path: Path) -> None:
     series = {"best phi of the sweep": lambda r: r["sweep"][r["best"]]}
     for m in METHODS:
         series[f"{m}: its phi, lr_cos x its factor"] = lambda r, m=m: r["methods"][m]
+    cos = np.array([r["sweep"]["cosine"]["test"] for r in rows])
     for i, (label, get) in enumerate(series.items()):
-        cos = np.array([r["sweep"]["cosine"]["test"] for r in rows])
         val = np.array([get(r)["test"] for r in rows])
         err = np.array([get(r)["std"] for r in rows])
         ax.errorbar(x + (i - 1.5) * 0.2, 100 * (val / cos - 1), yerr=100 * err / cos, fmt="o", ms=4, capsize=2,
@@ -379,23 +373,8 @@ def run_seconds(journal: Path, cosine: dict, seeds: tuple) -> dict:
     return out
 
 
-def sweep_ranks(rows: list[dict]) -> dict[str, float]:
-    out: dict[str, list[float]] = {s: [] for s in SWEEP}
-    for r in rows:
-        for s, v in ranks({s: r["sweep"][s]["test"] for s in SWEEP}).items():
-            out[s].append(v)
-    return {s: statistics.fmean(v) for s, v in out.items()}
-
-
 def phi_or_2(schedule: str) -> float:
     return 2.0 if schedule == "cosine" else float(phi_of(schedule))
-
-
-def _stats(runs: list[dict]) -> tuple[float, float]:
-    values = [r["test"] for r in runs]
-    if not all(math.isfinite(v) for v in values):
-        return math.inf, math.nan
-    return statistics.fmean(values), statistics.stdev(values)
 
 
 def markdown(summary: dict, metric: dict) -> str:
