@@ -371,12 +371,7 @@ def task_gradient_noise(task_name: str, seed: int = 0, count: int = 8):
         grads = h * x + 0.05 * rng.standard_normal((count, h.size))
         return uba_core.gradient_noise(grads, np.full(count, 0.5 * np.sum(h * x * x)), problem["matvec"])
     if task_name == "char-lm":
-        import torch
-
-        tokens = torch.from_numpy(corpus()[0])
-        train = tokens[: int(0.9 * len(tokens))]
-        starts = rng.integers(0, len(train) - CONTEXT - 1, (count, BATCH))
-        batches = [torch.stack([train[s : s + CONTEXT + 1] for s in row]) for row in starts]
+        batches = train_windows(rng, count, BATCH)
     else:
         xtr, ytr = digits_split()["train"]
         idx = batch_indices(len(xtr), count, 32, seed)
@@ -388,7 +383,6 @@ def task_gradient_noise(task_name: str, seed: int = 0, count: int = 8):
             import torch
 
             batches = [(torch.from_numpy(xtr[i]), torch.from_numpy(ytr[i])) for i in idx]
-    problem["batches"] = batches
     if framework == "torch":
         from uba_torch import estimate_gradient_noise
 
@@ -487,8 +481,15 @@ def spectrum_problem(task_name: str, seed: int = 0) -> dict:
             return self.gpt.loss(batch)
 
     model = LossOf()
+    batches = train_windows(np.random.default_rng(seed), 4, 32)
+    return {"framework": "torch", "model": model, "batches": batches, "loss_fn": lambda m, batch: m(batch)}
+
+
+def train_windows(rng: np.random.Generator, batches: int, size: int) -> list:
+    """``batches`` torch batches of ``size`` random char-lm training windows (CONTEXT + 1 tokens)."""
+    import torch
+
     tokens = torch.from_numpy(corpus()[0])
     train = tokens[: int(0.9 * len(tokens))]
-    starts = np.random.default_rng(seed).integers(0, len(train) - CONTEXT - 1, (4, 32))
-    batches = [torch.stack([train[s : s + CONTEXT + 1] for s in row]) for row in starts]
-    return {"framework": "torch", "model": model, "batches": batches, "loss_fn": lambda m, batch: m(batch)}
+    starts = rng.integers(0, len(train) - CONTEXT - 1, (batches, size))
+    return [torch.stack([train[s : s + CONTEXT + 1] for s in row]) for row in starts]
