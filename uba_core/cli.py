@@ -33,7 +33,7 @@ import numpy
 from uba_core import __version__
 from uba_core._chebyshev import describe_phi, phi_for_condition_number
 from uba_core._schedule import DEFAULT_PHI, UBAConfig, make_config
-from uba_core._select import check_plan
+from uba_core._select import AnnealingLaw, PhiSelection, check_plan, select_phi
 from uba_core._validation import check_int, install_command
 
 # Steps are evaluated in float64, which holds every integer up to 2**53 exactly.
@@ -377,8 +377,6 @@ def _check_select_flags(args: argparse.Namespace) -> None:
 
 
 def _select_phi(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
-    from uba_core._select import AnnealingLaw, select_phi
-
     try:
         _check_select_flags(args)
         logs = [_read_log(path) for path in args.log]  # unreadable: exit 1 (_Failed), malformed: 2
@@ -407,14 +405,11 @@ def _select_phi(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> N
 def _plot_selection(
     path: str,
     plt: ModuleType,
-    law: object,
-    report: object,
+    law: AnnealingLaw,
+    report: PhiSelection,
     logs: list[tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]],
     args: argparse.Namespace,
 ) -> None:
-    from uba_core._select import AnnealingLaw, PhiSelection
-
-    assert isinstance(law, AnnealingLaw) and isinstance(report, PhiSelection)
     total = report.total_steps
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     shades = plt.cm.Greys(numpy.linspace(0.45, 0.8, len(logs)))
