@@ -13,6 +13,7 @@ MODULES = {
     "uba_core._chebyshev": None,
     "uba_core._spectrum": None,
     "uba_torch._scheduler": ("torch", "torch"),
+    "uba_torch._factory": ("torch", "torch"),
     "uba_torch._spectrum": ("torch", "torch"),
     "uba_jax": ("jax", "optax"),
     "uba_tf": ("tf", "keras"),

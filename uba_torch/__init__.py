@@ -6,7 +6,8 @@ Hessian spectrum of a model (for [`uba_core.suggest_phi`][uba_core.suggest_phi])
 
 from __future__ import annotations
 
-from uba_torch._scheduler import UBALR, UBABudgetWarning, get_uba_schedule_with_warmup
+from uba_torch._factory import get_uba_schedule_with_warmup
+from uba_torch._scheduler import UBALR, UBABudgetWarning
 from uba_torch._spectrum import estimate_gradient_noise, estimate_spectrum
 
 __all__ = [

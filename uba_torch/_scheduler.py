@@ -1,4 +1,4 @@
-"""``UBALR``, the UBA curve as a torch ``LRScheduler``, and the transformers-style factory."""
+"""``UBALR``, the UBA curve as a torch ``LRScheduler``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from uba_core._schedule import DEFAULT_PHI, CurveCache, UBAConfig, check_config, make_config
 from uba_core._validation import check_int, per_group, require_framework
+from uba_torch._compose import carry_external_changes, factors_before, group_value
 
 if TYPE_CHECKING:
     import torch
@@ -344,14 +345,10 @@ class UBALR(LRScheduler):
             self._adopt_new_groups()
         written, ratios = self._written, self._ratios
         values = []
-        for i, curve in enumerate(self._curves):
-            if written is not None:  # keep what changed the group's lr since the last step
-                lr, w = groups[i]["lr"], written[i]
-                if lr != w:
-                    lr = _value(lr, w)
-                    if lr != w and w != 0.0:
-                        ratios[i] *= lr / w
-            values.append(curve(t) * ratios[i])
+        if written is not None:  # keep what changed the groups' lrs since the last step
+            carry_external_changes(groups, written, ratios)
+        for curve, ratio in zip(self._curves, ratios, strict=True):
+            values.append(curve(t) * ratio)
         if t > self.configs[0].total_steps:
             self._past_budget(t)
         self._written = values
@@ -402,10 +399,7 @@ class UBALR(LRScheduler):
         self._written = None
         self._ratios = [1.0] * len(self._ratios)
         if self.last_epoch == -1 and getattr(self, "_after_another", False):
-            for i, group in enumerate(self.optimizer.param_groups):
-                lr, initial = float(group["lr"]), float(group["initial_lr"])
-                if lr != initial and lr != 0.0 and initial != 0.0:  # a 0 factor could never lift
-                    self._ratios[i] = lr / initial
+            self._ratios = factors_before(self.optimizer.param_groups)
         super()._initial_step()
 
     def state_dict(self) -> dict[str, Any]:
@@ -437,7 +431,7 @@ class UBALR(LRScheduler):
         overwritten = (
             self._written is not None
             and len(groups) == len(self._written)
-            and all(_value(group["lr"], w) == w for group, w in zip(groups, self._written, strict=True))
+            and all(group_value(group["lr"], w) == w for group, w in zip(groups, self._written, strict=True))
         )
         if "configs" in state:
             saved = [UBAConfig.from_dict(d) for d in state.pop("configs")]
@@ -531,14 +525,6 @@ def _group_config(i: int, group: dict[str, Any], fields: dict[str, Any]) -> UBAC
     return make_config(names, **fields)
 
 
-def _value(lr: Any, written: float) -> float:
-    """A group's lr as a float: ``written`` if it holds ``written`` (a tensor holds it rounded
-    to its dtype); an int or numpy lr is its value."""
-    if isinstance(lr, torch.Tensor) and bool(lr == torch.tensor(written, dtype=lr.dtype)):
-        return written
-    return float(lr)
-
-
 def _caller_stacklevel() -> int:
     """The ``stacklevel`` of the first caller outside uba_torch and torch.optim."""
     frame: FrameType | None = sys._getframe(2)  # the frame that calls warnings.warn is level 1
@@ -546,74 +532,3 @@ def _caller_stacklevel() -> int:
     while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL):
         frame, level = frame.f_back, level + 1
     return level
-
-
-def get_uba_schedule_with_warmup(
-    optimizer: torch.optim.Optimizer,
-    num_warmup_steps: int,
-    num_training_steps: int,
-    *,
-    phi: float = DEFAULT_PHI,
-    min_lr: float = 0.0,
-    num_stable_steps: int = 0,
-    on_budget_change: Literal["keep", "rebudget", "raise"] = "keep",
-    last_epoch: int = -1,
-) -> UBALR:
-    r"""UBA with linear warmup from 0, named and ordered like transformers' schedule factories.
-
-    ``get_cosine_schedule_with_warmup(optimizer, num_warmup_steps, num_training_steps)``
-    gives the same rates as this with ``phi=2``; with ``num_stable_steps`` and
-    ``phi=2`` it is ``get_wsd_schedule(..., decay_type="cosine")`` with a warmup from 0.
-    The result is a [`UBALR`][uba_torch.UBALR], so the HF ``Trainer`` saves it and reloads
-    it with ``weights_only=True``. To resume a checkpoint with a larger (or smaller)
-    ``max_steps`` and continue its curve to the new end, build it with
-    ``on_budget_change="rebudget"``: the ``Trainer`` swallows the warning that the
-    default ``"keep"`` gives.
-
-    Args:
-        optimizer: The optimizer; each group's ``lr`` is its peak.
-        num_warmup_steps: Warmup length, from 0 to the peak.
-        num_training_steps: Budget in optimizer updates: warmup, stable phase and decay.
-        phi: Shape, > 0 (2 is cosine).
-        min_lr: Floor reached at ``num_training_steps``.
-        num_stable_steps: Steps held at the peak after the warmup (as in transformers'
-            ``get_wsd_schedule``); the decay takes the rest of ``num_training_steps``.
-        on_budget_change: What ``load_state_dict`` does with a checkpoint of another
-            budget: ``"keep"`` it, ``"rebudget"`` (continue it to ``num_training_steps``)
-            or ``"raise"``; see [`UBALR`][uba_torch.UBALR].
-        last_epoch: As in torch; keyword-only, because transformers' cosine factories
-            have ``num_cycles`` in that place.
-
-    Raises:
-        TypeError: An argument has the wrong type.
-        ValueError: An argument is out of its domain (``num_warmup_steps +
-            num_stable_steps`` must be below ``num_training_steps``).
-
-    Examples:
-        >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
-        >>> sched = get_uba_schedule_with_warmup(opt, 10, 110, phi=2.0)
-        >>> for _ in range(60):
-        ...     opt.step(); sched.step()
-        >>> round(sched.get_last_lr()[0], 12)
-        0.5
-    """
-    # Validate under this function's argument names; the peak is each group's lr.
-    make_config(
-        {"total_steps": "num_training_steps", "warmup_steps": "num_warmup_steps", "stable_steps": "num_stable_steps"},
-        total_steps=num_training_steps,
-        warmup_steps=num_warmup_steps,
-        stable_steps=num_stable_steps,
-        peak_lr=0.0,
-        phi=phi,
-        min_lr=min_lr,
-    )
-    return UBALR(
-        optimizer,
-        num_training_steps,
-        min_lr,
-        last_epoch,
-        phi=phi,
-        warmup_steps=num_warmup_steps,
-        stable_steps=num_stable_steps,
-        on_budget_change=on_budget_change,
-    )

@@ -1,0 +1,45 @@
+"""How [`UBALR`][uba_torch.UBALR] composes with other schedulers: a change that something else
+makes to a group's ``lr`` between two steps is carried as a factor on the curve."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from uba_core._validation import require_framework
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = require_framework("torch", "torch")
+
+
+def carry_external_changes(groups: list[dict[str, Any]], written: list[float], ratios: list[float]) -> None:
+    """Fold into ``ratios`` what changed each group's ``lr`` since the scheduler wrote ``written``.
+
+    A change made while the written rate is 0 cannot be a factor: it is left out.
+    """
+    for i, (group, w) in enumerate(zip(groups, written, strict=True)):
+        lr = group["lr"]
+        if lr != w:
+            lr = group_value(lr, w)
+            if lr != w and w != 0.0:
+                ratios[i] *= lr / w
+
+
+def factors_before(groups: list[dict[str, Any]]) -> list[float]:
+    """The factor by which a scheduler built earlier on the same optimizer has scaled each
+    group's ``lr`` away from its ``initial_lr`` (1 where it has not, or where either is 0)."""
+    ratios = []
+    for group in groups:
+        lr, initial = float(group["lr"]), float(group["initial_lr"])
+        # a 0 factor could never lift
+        ratios.append(lr / initial if lr != initial and lr != 0.0 and initial != 0.0 else 1.0)
+    return ratios
+
+
+def group_value(lr: Any, written: float) -> float:
+    """A group's lr as a float: ``written`` if it holds ``written`` (a tensor holds it rounded
+    to its dtype); an int or numpy lr is its value."""
+    if isinstance(lr, torch.Tensor) and bool(lr == torch.tensor(written, dtype=lr.dtype)):
+        return written
+    return float(lr)
