@@ -1,5 +1,11 @@
 """How [`UBALR`][uba_torch.UBALR] composes with other schedulers: a change that something else
-makes to a group's ``lr`` between two steps is carried as a factor on the curve."""
+makes to a group's ``lr`` between two steps is carried as a factor on the curve.
+
+A group whose ``lr`` is a tensor keeps its factor and the rate last written as tensors on
+the lr's device and dtype, and the factor is updated with tensor operations only: reading
+a tensor back to the host (``bool``, ``item``, ``float``) would be a device
+synchronisation per step on an accelerator, and would break CUDA-graph capture.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +18,21 @@ if TYPE_CHECKING:
 else:
     torch = require_framework("torch", "torch")
 
+Rate = Any  # a float, or a 0-dim tensor for a group whose lr is a tensor
 
-def carry_external_changes(groups: list[dict[str, Any]], written: list[float], ratios: list[float]) -> None:
+
+def carry_external_changes(groups: list[dict[str, Any]], written: list[Rate], ratios: list[Rate]) -> None:
     """Fold into ``ratios`` what changed each group's ``lr`` since the scheduler wrote ``written``.
 
     A change made while the written rate is 0 cannot be a factor: it is left out.
     """
     for i, (group, w) in enumerate(zip(groups, written, strict=True)):
         lr = group["lr"]
-        if lr != w:
+        if isinstance(w, torch.Tensor):
+            # lr / w is 1 exactly when nothing changed it, so the factor stays as it was.
+            r = ratios[i]
+            ratios[i] = torch.where((lr != w) & (w != 0.0), r * lr / w, r)
+        elif lr != w:
             lr = group_value(lr, w)
             if lr != w and w != 0.0:
                 ratios[i] *= lr / w
@@ -35,6 +47,20 @@ def factors_before(groups: list[dict[str, Any]]) -> list[float]:
         # a 0 factor could never lift
         ratios.append(lr / initial if lr != initial and lr != 0.0 and initial != 0.0 else 1.0)
     return ratios
+
+
+def like_lr(value: Rate, lr: Any) -> Rate:
+    """``value`` as a tensor on ``lr``'s device and dtype when ``lr`` is a tensor, else a float."""
+    if isinstance(lr, torch.Tensor):
+        return torch.as_tensor(value, dtype=lr.dtype, device=lr.device).clone()
+    return float(value)
+
+
+def holds(lr: Any, written: Rate) -> bool:
+    """Whether a group's ``lr`` still holds ``written`` (rounded to the lr's dtype)."""
+    if isinstance(lr, torch.Tensor):
+        return bool(lr == torch.as_tensor(written, dtype=lr.dtype, device=lr.device))
+    return group_value(lr, float(written)) == float(written)
 
 
 def group_value(lr: Any, written: float) -> float:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from uba_core._schedule import DEFAULT_PHI, CurveCache, UBAConfig, check_config, make_config
 from uba_core._validation import check_int, per_group, require_framework
-from uba_torch._compose import carry_external_changes, factors_before, group_value
+from uba_torch._compose import carry_external_changes, factors_before, holds, like_lr
 
 if TYPE_CHECKING:
     import torch
@@ -101,10 +101,11 @@ class UBALR(LRScheduler):
 
     A group added with ``optimizer.add_param_group`` later joins the curve at the
     current step with its own ``lr`` as its peak (``eta_min`` and ``warmup_start_lr``
-    must then be single floats). Values written to param groups are Python floats, or are copied
-    into the group's tensor when its ``lr`` is a tensor (so ``torch.compile`` does
-    not recompile; to keep external factors, each step reads a tensor ``lr`` back,
-    one device synchronisation per group on a GPU). ``state_dict()`` holds plain types
+    must then be single floats). Values written to param groups are Python floats, or are
+    written into the group's tensor in place when its ``lr`` is a tensor (so ``torch.compile``
+    does not recompile); a tensor ``lr`` is never read back to the host: its external
+    factor is kept as a tensor on its device, so a step costs no device synchronisation
+    and can be captured in a CUDA graph. ``state_dict()`` holds plain types
     (``torch.load(weights_only=True)`` reads it). ``load_state_dict`` continues with the
     checkpoint's schedule (warning if it differs from the one built; a different budget
     as ``on_budget_change`` says); a ``CosineAnnealingLR`` checkpoint continues its
@@ -177,8 +178,10 @@ class UBALR(LRScheduler):
         # warmup start, which needs those to be single values.
         self._groups_can_join = not any(isinstance(v, list | tuple) for v in (eta_min, warmup_start_lr))
         self._curves = [CurveCache(cfg) for cfg in self.configs]
-        self._ratios = [1.0] * count  # external factors on each group's curve
-        self._written: list[float] | None = None  # what this scheduler last wrote
+        # External factors on each group's curve, and what this scheduler last wrote: floats,
+        # or tensors where a group's lr is a tensor (see uba_torch._compose).
+        self._ratios: list[Any] = [1.0] * count
+        self._written: list[Any] | None = None
         self._past_budget_warned = False
         self._on_budget_change = on_budget_change  # the loader's choice: not in state_dict
         # A scheduler built before this one on the same optimizer (LinearLR(0.4), say) has
@@ -357,7 +360,7 @@ class UBALR(LRScheduler):
     def _get_closed_form_lr(self) -> list[float]:
         # step(epoch) and SequentialLR's hand-over: the curve itself, as torch's closed
         # forms give theirs from base_lrs alone (torch calls this inside step()).
-        self._ratios = [1.0] * len(self._ratios)
+        self._ratios = self._in_group_types([1.0] * len(self._ratios))
         self._written = None
         return self.get_lr()
 
@@ -389,22 +392,31 @@ class UBALR(LRScheduler):
             self.configs.append(_group_config(i, group, {**self.configs[0].to_dict(), "peak_lr": None}))
             self._curves.append(CurveCache(self.configs[-1]))
             self.base_lrs.append(group["initial_lr"])
-            self._ratios.append(1.0)
+            self._ratios.append(like_lr(1.0, lr))
             if self._written is not None:
-                self._written.append(float(group["lr"]))
+                self._written.append(like_lr(lr, lr))
 
     def _initial_step(self) -> None:
         # A (re)start, also when SequentialLR restarts it (after resetting every lr to its
         # initial_lr): only a factor applied before this scheduler was built carries over.
         self._written = None
-        self._ratios = [1.0] * len(self._ratios)
+        ratios = [1.0] * len(self._ratios)
         if self.last_epoch == -1 and getattr(self, "_after_another", False):
-            self._ratios = factors_before(self.optimizer.param_groups)
+            ratios = factors_before(self.optimizer.param_groups)
+        self._ratios = self._in_group_types(ratios)
         super()._initial_step()
+
+    def _in_group_types(self, values: list[Any]) -> list[Any]:
+        """``values``, one per group, as tensors where the group's lr is a tensor, else floats."""
+        groups = self.optimizer.param_groups  # a group added later joins in get_lr
+        return [like_lr(v, g["lr"]) for v, g in zip(values, groups, strict=False)] + values[len(groups) :]
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         del state["_curves"], state["_on_budget_change"]
+        state["_ratios"] = [float(r) for r in self._ratios]
+        if self._written is not None:
+            state["_written"] = [float(w) for w in self._written]
         state["configs"] = [cfg.to_dict() for cfg in self.configs]
         return state
 
@@ -431,7 +443,7 @@ class UBALR(LRScheduler):
         overwritten = (
             self._written is not None
             and len(groups) == len(self._written)
-            and all(group_value(group["lr"], w) == w for group, w in zip(groups, self._written, strict=True))
+            and all(holds(group["lr"], w) for group, w in zip(groups, self._written, strict=True))
         )
         if "configs" in state:
             saved = [UBAConfig.from_dict(d) for d in state.pop("configs")]
@@ -474,6 +486,9 @@ class UBALR(LRScheduler):
         super().load_state_dict(state)
         self.configs = saved
         self._curves = [CurveCache(cfg) for cfg in saved]
+        self._ratios = self._in_group_types(self._ratios)
+        if self._written is not None:
+            self._written = self._in_group_types(self._written)
         if overwritten and self._written is not None:
             for group, w in zip(groups, self._written, strict=True):
                 if isinstance(group["lr"], torch.Tensor):
