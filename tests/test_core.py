@@ -396,6 +396,15 @@ def test_a_huge_phi_still_starts_the_decay_exactly_at_the_peak(phi: float) -> No
     np.testing.assert_allclose(cfg(t), reference_rates(cfg, t), rtol=1e-12)
 
 
+def test_curve_caches_of_one_config_compare_equal_whatever_block_they_hold() -> None:
+    cfg = UBAConfig(total_steps=5000, peak_lr=1.0)
+    a, b = uc._schedule.CurveCache(cfg, block=16), uc._schedule.CurveCache(cfg, block=16)
+    a(4000)  # a holds another block than b now
+    assert a == b
+    assert a != uc._schedule.CurveCache(UBAConfig(total_steps=5000, peak_lr=0.5), block=16)
+    assert a != uc._schedule.CurveCache(cfg, block=8) and a != cfg
+
+
 def test_curve_cache_rejects_a_negative_step_with_value_error() -> None:
     cache = uc._schedule.CurveCache(UBAConfig(total_steps=10, peak_lr=1.0))
     with pytest.raises(ValueError, match=r"`step` must be >= 0\. Received: step=-1"):

@@ -19,6 +19,8 @@ difference (README, "Differences from the built-in"):
   curve, floor included; the built-in's recursion scales only the part above ``eta_min``.
 - torch, ``load_state_dict`` with another schedule: ``UBALR`` warns, then continues
   with the checkpoint's schedule (the built-in continues silently).
+- torch, a negative ``eta_min``: refused (``ValueError`` naming it); the built-in ends
+  on negative rates.
 - optax, negative rates: refused (``ValueError`` naming the argument).
 - optax, ``peak_value=0`` with ``end_value > 0``: optax's floor is
   ``alpha = end_value / peak_value``, taken as 0, so it stays at 0; ours rises to
@@ -332,25 +334,50 @@ def test_sequentiallr_hands_over_to_cosine(torch, sched_mod, cosines) -> None:
     assert_groups_close(runs["ours"], runs["builtin"], BUILTIN_RTOLS)
 
 
+def assert_same(a, b, where: str) -> None:
+    """``a == b`` as upstream's ``assertEqual`` compares them (tensors by value and dtype,
+    sequences and mappings item by item, anything else with ``==``), but exactly."""
+    import torch
+
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        assert isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor), f"{where}: {a!r} != {b!r}"
+        assert a.dtype == b.dtype and torch.equal(a, b), f"{where}: {a!r} != {b!r}"
+    elif isinstance(a, list | tuple):
+        assert type(a) is type(b) and len(a) == len(b), f"{where}: {a!r} != {b!r}"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), f"{where}: {a!r} != {b!r}"
+        for key in a:
+            assert_same(a[key], b[key], f"{where}[{key!r}]")
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
 def test_cosine_lr_state_dict(torch, cosines) -> None:
-    """test_cosine_lr_state_dict (_check_scheduler_state_dict): a differently built scheduler loads the state.
+    """test_cosine_lr_state_dict (_check_scheduler_state_dict): a scheduler built with other
+    arguments (T_max // 2, eta_min / 2) on the same optimizer loads the state of one stepped 10
+    times; every attribute but the optimizer, and get_last_lr(), then equal the source's.
 
     Difference: UBALR warns that the checkpoint's schedule differs from the one built
     (the built-in loads silently); both continue with the checkpoint's.
     """
     epochs, eta_min = 10, 1e-10
-    cls = cosines["ours"]
-    opt = upstream_sgd(torch)
-    sched = cls(opt, T_max=epochs, eta_min=eta_min)
-    for _ in range(epochs):
-        opt.step()
-        sched.step()
-    copy = cls(opt, T_max=epochs // 2, eta_min=eta_min / 2)
-    with pytest.warns(UserWarning, match="differs"):
-        copy.load_state_dict(sched.state_dict())
-    np.testing.assert_equal(plain(copy.state_dict()), plain(sched.state_dict()))
-    np.testing.assert_equal(plain(copy.get_last_lr()), plain(sched.get_last_lr()))
-    np.testing.assert_equal((copy.T_max, copy.eta_min), (epochs, eta_min))
+    for name, cls in cosines.items():
+        opt = upstream_sgd(torch)
+        sched = cls(opt, T_max=epochs, eta_min=eta_min)
+        for _ in range(epochs):
+            opt.step()
+            sched.step()
+        copy = cls(opt, T_max=epochs // 2, eta_min=eta_min / 2)
+        loading = pytest.warns(UserWarning, match="differs") if name == "ours" else warnings.catch_warnings()
+        with loading:
+            copy.load_state_dict(sched.state_dict())
+        for key in sched.__dict__:
+            if key != "optimizer":
+                assert_same(sched.__dict__[key], copy.__dict__[key], f"{name}: {key}")
+        assert_same(sched.get_last_lr(), copy.get_last_lr(), f"{name}: get_last_lr()")
+        np.testing.assert_equal((copy.T_max, copy.eta_min), (epochs, eta_min))
 
 
 def test_cosine_annealing_lr_state_dict_loads_into_ubalr(torch, sched_mod, cosines) -> None:
@@ -460,6 +487,21 @@ def test_cosine_then_cyclic(torch, sched_mod, cosines, uba_torch) -> None:
     )
     np.testing.assert_equal(runs["ours"][past], [eta_min])
     np.testing.assert_allclose(runs["builtin"][past], [cosine(T_max + 1, 0.5, eta_min, T_max)], rtol=TORCH_RTOL)
+
+
+def test_a_negative_eta_min_is_refused_where_the_built_in_writes_negative_rates(torch, cosines) -> None:
+    """No upstream case: ``CosineAnnealingLR(opt, 5, -0.01)`` is accepted and ends the run on
+    negative rates (gradient ascent), which torch's optimizers refuse as an lr
+    (``SGD(lr=-0.01)`` raises). UBALR refuses the floor where it is given, naming it."""
+    opt = upstream_sgd(torch)
+    builtin = cosines["builtin"](opt, 5, -0.01)
+    rates = step_lrs(opt, [builtin], 6)[:, 0]
+    np.testing.assert_allclose(rates, [cosine(t, BASES[0], -0.01, 5) for t in range(6)], rtol=TORCH_RTOL)
+    assert rates[-1] < 0.0
+    with pytest.raises(ValueError, match="Invalid learning rate"):
+        torch.optim.SGD([torch.nn.Parameter(torch.zeros(()))], lr=-0.01)
+    with pytest.raises(ValueError, match=r"Argument `eta_min` must be >= 0\.0\. Received: eta_min=-0\.01"):
+        cosines["ours"](upstream_sgd(torch), 5, -0.01)
 
 
 def test_get_lr_outside_step_warns_like_builtin(torch, cosines) -> None:

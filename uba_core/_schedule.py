@@ -525,6 +525,15 @@ class CurveCache:
         self._index: int | None = None
         self._values: list[float] = []
 
+    def __eq__(self, other: object) -> bool:
+        # Two caches of one config serve the same rates, whichever block each holds now: a
+        # scheduler's state then compares equal to the one it was loaded from.
+        if not isinstance(other, CurveCache):
+            return NotImplemented
+        return self.config == other.config and self._block == other._block
+
+    __hash__ = None  # type: ignore[assignment]  # equal caches hold different blocks: no hash
+
     def __call__(self, step: int) -> float:
         if type(step) is not int:
             return float(self.config(step))
