@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import sys
 import warnings
@@ -32,7 +33,11 @@ from conftest import framework, group_lrs, reference_factor, sgd, step_lrs
 torch = framework("torch", "torch")
 
 from uba_core import UBAConfig  # noqa: E402
-from uba_torch import UBALR, get_uba_schedule_with_warmup  # noqa: E402
+from uba_torch import (  # noqa: E402
+    UBALR,
+    get_uba_schedule_with_warmup,
+    get_uba_with_hard_restarts_schedule_with_warmup,
+)
 
 # Two groups with their own peaks and floors; warmup 10, stable 20, decay 70.
 PEAKS, FLOORS = (0.1, 0.03), [0.001, 0.0]
@@ -140,6 +145,87 @@ def test_phi_two_with_a_stable_phase_is_transformers_wsd_cosine(min_lr_ratio: fl
     # form loses the last digits of rates near 0.
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15 * peak)
     assert np.all(np.diff(ours[W + S :]) < 0)  # and it does decay from the peak at W + S
+
+
+# --- hard restarts, as transformers' get_cosine_with_hard_restarts_schedule_with_warmup --------
+
+
+def restart_lrs(factory, peaks, steps: int) -> np.ndarray:
+    """Every group's lr at steps 0 .. steps - 1 of ``factory(opt)``, on a positional call."""
+    opt = sgd(peaks)
+    return step_lrs(opt, [factory(opt)], steps)
+
+
+@pytest.mark.parametrize(
+    "W,T,cycles",
+    [(0, 60, 1), (5, 65, 3), (4, 50, 2.5), (10, 47, 4)],
+    ids=["one-cycle", "three-cycles", "fractional-cycles", "cycles-off-the-grid"],
+)
+def test_hard_restarts_at_phi_two_are_transformers(W: int, T: int, cycles: float) -> None:
+    optimization = framework("torch", "transformers.optimization")
+    peaks = (0.3, 0.02)
+    theirs = restart_lrs(
+        lambda o: optimization.get_cosine_with_hard_restarts_schedule_with_warmup(o, W, T, cycles), peaks, T + 5
+    )
+    ours = restart_lrs(lambda o: get_uba_with_hard_restarts_schedule_with_warmup(o, W, T, cycles), peaks, T + 5)
+    # transformers' 0.5 (1 + cos) loses the last digits of rates near 0 (see the WSD test above)
+    for g, peak in enumerate(peaks):
+        np.testing.assert_allclose(ours[:, g], theirs[:, g], rtol=1e-12, atol=1e-15 * peak)
+    assert np.all(ours[T:] == 0.0)
+    # each cycle that starts on a step starts at the peak
+    starts = [W + k * (T - W) / cycles for k in range(math.ceil(cycles))]
+    on_grid = [int(s) for s in starts if s == int(s)]
+    np.testing.assert_array_equal(ours[on_grid], np.tile(peaks, (len(on_grid), 1)))
+
+
+@pytest.mark.parametrize("phi,rate", [(0.5, 0.0), (6.0, 0.1)], ids=["phi-0.5", "phi-6-floor"])
+def test_hard_restarts_at_another_phi_follow_the_independent_formula(phi: float, rate: float) -> None:
+    W, T, cycles, peak = 4, 40, 3, 0.2
+    ours = restart_lrs(
+        lambda o: get_uba_with_hard_restarts_schedule_with_warmup(o, W, T, cycles, phi=phi, min_lr_rate=rate),
+        (peak,),
+        T + 3,
+    )[:, 0]
+    b = phi / 2  # f = c / (b + (1 - b) c), c the cosine profile (the Moebius form)
+    expected = []
+    for t in range(T + 3):
+        if t < W:
+            expected.append(peak * t / W)
+        elif t >= T:
+            expected.append(peak * rate)
+        else:
+            c = (1 + math.cos(math.pi * ((cycles * (t - W) / (T - W)) % 1.0))) / 2
+            expected.append(peak * (rate + (1 - rate) * c / (b + (1 - b) * c)))
+    np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-15 * peak)
+
+
+def test_hard_restarts_state_dict_holds_the_schedule_in_plain_types(tmp_path) -> None:
+    opt = sgd((0.1,))
+    sched = get_uba_with_hard_restarts_schedule_with_warmup(opt, 2, 30, 3, phi=4.0)
+    run(sched, 11)
+    torch.save(sched.state_dict(), tmp_path / "sched.pt")
+    # the HF Trainer's order: build, load the optimizer, then the scheduler
+    fresh_opt = sgd((0.1,))
+    fresh = get_uba_with_hard_restarts_schedule_with_warmup(fresh_opt, 0, 10, 1)  # another schedule
+    fresh_opt.load_state_dict(opt.state_dict())
+    fresh.load_state_dict(torch.load(tmp_path / "sched.pt", weights_only=True))
+    np.testing.assert_array_equal(run(fresh, 25), run(sched, 25))
+
+
+@pytest.mark.parametrize(
+    "args,kwargs,error,match",
+    [
+        ((10, 10), {}, ValueError, r"`num_warmup_steps` must be < `num_training_steps`.*num_warmup_steps=10"),
+        ((0, 10, 0), {}, ValueError, r"`num_cycles` must be > 0\. Received: num_cycles=0"),
+        ((0, 10, "2"), {}, TypeError, r"`num_cycles` must be a real number"),
+        ((0, 10), {"phi": -1.0}, ValueError, r"`phi` must be > 0"),
+        ((0, 10), {"min_lr_rate": 1.5}, ValueError, r"`min_lr_rate` must be <= 1\.0\. Received: min_lr_rate=1\.5"),
+    ],
+    ids=["warmup-fills-the-budget", "zero-cycles", "str-cycles", "negative-phi", "floor-above-the-peak"],
+)
+def test_hard_restarts_bad_arguments_are_named(args, kwargs, error, match: str) -> None:
+    with pytest.raises(error, match=match):
+        get_uba_with_hard_restarts_schedule_with_warmup(sgd(), *args, **kwargs)
 
 
 def test_from_uba_config_carries_the_stable_phase_and_the_rebudgets() -> None:
