@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import math
 import os
 import sys
@@ -35,6 +36,7 @@ torch = framework("torch", "torch")
 from uba_core import UBAConfig  # noqa: E402
 from uba_torch import (  # noqa: E402
     UBALR,
+    UBABudgetWarning,
     get_uba_schedule_with_warmup,
     get_uba_with_hard_restarts_schedule_with_warmup,
 )
@@ -418,19 +420,72 @@ def _checkpoint_at(step: int, plan: dict[str, Any] = PLAN) -> tuple[dict[str, An
     return saved(sched), group_lrs(sched.optimizer)
 
 
-def test_on_budget_change_keep_continues_the_checkpoints_budget_with_a_warning() -> None:
+def test_on_budget_change_keep_continues_the_checkpoints_budget_with_a_warning(caplog) -> None:
     state, holding = _checkpoint_at(40)
-    sched = UBALR(sgd(PEAKS), **{**PLAN, "T_max": 150})
+    sched = UBALR(sgd(PEAKS), **{**PLAN, "T_max": 150}, on_budget_change="keep")
     with pytest.warns(UserWarning, match=r"(?s)checkpoint.*'total_steps': 100.*'total_steps': 150"):
         sched.load_state_dict(state)
     assert sched.configs == configs() and sched.T_max == 100 and group_lrs(sched.optimizer) == holding
-    np.testing.assert_array_equal(run(sched, 70), np.stack([c(np.arange(40, 110)) for c in configs()], axis=1))
+    assert sched.budget_change == {
+        "step": 40,
+        "checkpoint_T_max": 100,
+        "T_max": 150,
+        "on_budget_change": "keep",
+        "action": "kept",
+    }
+    assert "keeping the budget of the checkpoint (T_max=100, at step 40)" in caplog.text
+    with pytest.warns(UBABudgetWarning, match=r"T_max=100 at step 40, built here with T_max=150; .*kept"):
+        lrs = run(sched, 70)  # the past-budget warning names the resumed checkpoint
+    np.testing.assert_array_equal(lrs, np.stack([c(np.arange(40, 110)) for c in configs()], axis=1))
 
 
-@pytest.mark.parametrize("new_total", [150, 70], ids=["longer", "shorter"])
-def test_on_budget_change_rebudget_continues_to_the_new_total(new_total: int) -> None:
+def test_the_default_adopts_the_new_budget_and_says_so_in_the_log(caplog) -> None:
     state, holding = _checkpoint_at(40)
-    sched = UBALR(sgd(PEAKS), **{**PLAN, "T_max": new_total}, on_budget_change="rebudget")
+    sched = UBALR(sgd(PEAKS), **{**PLAN, "T_max": 150})
+    assert sched.budget_change is None
+    with no_warnings(), caplog.at_level("WARNING", logger="uba_torch"):
+        sched.load_state_dict(state)
+    expected = [c.rebudget(40, 150) for c in configs()]
+    assert sched.configs == expected and sched.T_max == 150 and group_lrs(sched.optimizer) == holding
+    assert sched.budget_change == {
+        "step": 40,
+        "checkpoint_T_max": 100,
+        "T_max": 150,
+        "on_budget_change": "adopt",
+        "action": "continued",
+    }
+    [log] = [r for r in caplog.records if r.name == "uba_torch"]
+    assert "continuing the checkpoint (T_max=100, at step 40) to this scheduler's T_max=150" in log.getMessage()
+    np.testing.assert_array_equal(run(sched, 110), np.stack([c(np.arange(40, 150)) for c in expected], axis=1))
+    assert "budget_change" not in sched.state_dict()  # what a load did is not part of the run
+
+
+def test_the_default_keeps_the_checkpoints_budget_when_the_new_one_is_already_over(caplog) -> None:
+    """torch's own test_cosine_lr_state_dict loads a finished run into a scheduler built with a
+    shorter T_max: nothing of that budget is left to adopt."""
+    state, holding = _checkpoint_at(60)
+    sched = UBALR(sgd(PEAKS), **{**PLAN, "T_max": 50})
+    with pytest.warns(UserWarning, match="the checkpoint's schedule differs"):
+        sched.load_state_dict(state)
+    assert sched.configs == configs() and group_lrs(sched.optimizer) == holding
+    assert sched.budget_change is not None and sched.budget_change["action"] == "kept"
+    assert "this T_max=50 leaves no step after the checkpoint's" in caplog.text
+
+
+def test_the_default_refuses_to_extend_a_finished_run_and_says_how(caplog) -> None:
+    state, _ = _checkpoint_at(100)
+    sched = UBALR(sgd(PEAKS), **{**PLAN, "T_max": 150})
+    before = sched.state_dict()
+    with pytest.raises(ValueError, match=r"cannot extend the checkpoint \(T_max=100, at step 100\).*before step 100"):
+        sched.load_state_dict(state)
+    assert sched.state_dict() == before and sched.budget_change is None and not caplog.records
+
+
+@pytest.mark.parametrize("policy", ["rebudget", "adopt"])
+@pytest.mark.parametrize("new_total", [150, 70], ids=["longer", "shorter"])
+def test_on_budget_change_rebudget_continues_to_the_new_total(new_total: int, policy: str) -> None:
+    state, holding = _checkpoint_at(40)
+    sched = UBALR(sgd(PEAKS), **{**PLAN, "T_max": new_total}, on_budget_change=policy)
     with no_warnings():
         sched.load_state_dict(state)
     expected = [c.rebudget(40, new_total) for c in configs()]
@@ -525,7 +580,7 @@ def test_on_budget_change_is_validated_at_construction(entry: str, value, error)
         build(value)
     message = str(info.value)
     assert "`on_budget_change`" in message and f"on_budget_change={value!r}" in message
-    assert "'keep', 'rebudget', 'raise'" in message
+    assert "'adopt', 'rebudget', 'keep', 'raise'" in message
 
 
 # --- a real HF Trainer resumed with a larger max_steps ----------------------------------------------
@@ -547,8 +602,9 @@ def trainer_resume(tmp_path_factory) -> dict[str, Any]:
     return json.loads(out.read_text())
 
 
-def test_trainer_resume_with_a_larger_max_steps_rebudgets_continuously(trainer_resume) -> None:
-    first, resumed = trainer_resume["first"], trainer_resume["rebudget"]
+@pytest.mark.parametrize("policy", ["default", "rebudget"], ids=["default-adopt", "rebudget"])
+def test_trainer_resume_with_a_larger_max_steps_rebudgets_continuously(trainer_resume, policy: str) -> None:
+    first, resumed = trainer_resume["first"], trainer_resume[policy]
     np.testing.assert_array_equal(np.asarray(first["lrs"])[:, 0], HF_CFG(np.arange(HF_CFG.total_steps)))
     assert resumed["global_steps"] == list(range(HF_SAVE, HF_MAX))
     lrs = np.asarray(resumed["lrs"])  # (updates, groups): the Trainer's decay / no-decay groups
@@ -562,6 +618,11 @@ def test_trainer_resume_with_a_larger_max_steps_rebudgets_continuously(trainer_r
     np.testing.assert_array_equal(resumed["logged"], new(np.arange(HF_MAX)))
     assert resumed["last_epoch"] == HF_MAX and resumed["T_max"] == HF_MAX
     assert resumed["final_lrs"] == [HF_CFG.min_lr] * lrs.shape[1]  # the floor at the new max_steps
+    assert not np.any(lrs == HF_CFG.min_lr)  # no update at the floor before the new end
+    # Said where the Trainer cannot swallow it: the log, and the record on the scheduler.
+    change = {"step": HF_SAVE, "checkpoint_T_max": HF_CFG.total_steps, "T_max": HF_MAX, "action": "continued"}
+    assert resumed["budget_change"] == {**change, "on_budget_change": "adopt" if policy == "default" else policy}
+    assert [m for m in resumed["log"] if f"to this scheduler's T_max={HF_MAX}" in m]
 
 
 def test_trainer_resume_keep_holds_the_old_budget_and_its_warning_is_swallowed(trainer_resume) -> None:
@@ -569,13 +630,15 @@ def test_trainer_resume_keep_holds_the_old_budget_and_its_warning_is_swallowed(t
     lrs = np.asarray(kept["lrs"])[:, 0]
     np.testing.assert_array_equal(lrs, HF_CFG(np.arange(HF_SAVE, HF_MAX)))  # the floor from step 14 on
     assert kept["T_max"] == HF_CFG.total_steps
-    assert not [w for w in kept["warnings"] if "checkpoint's schedule differs" in w]  # why "rebudget" matters
+    assert not [w for w in kept["warnings"] if "checkpoint's schedule differs" in w]  # the Trainer swallowed it
+    assert [m for m in kept["log"] if "keeping the budget of the checkpoint" in m]  # the log still says it
+    assert kept["budget_change"]["action"] == "kept"
 
 
 def trainer_resume_worker(cfg: dict[str, Any], save: int, new_max: int, out_dir: str) -> dict[str, Any]:
     """In a fresh interpreter: train with ``transformers.Trainer`` for ``cfg``'s budget,
     checkpointing every ``save`` updates, then resume ``checkpoint-{save}`` with
-    ``max_steps=new_max`` under ``on_budget_change="rebudget"`` and under ``"keep"``.
+    ``max_steps=new_max`` under the default ``on_budget_change``, ``"rebudget"`` and ``"keep"``.
 
     The scheduler is built by a ``create_scheduler`` override from the Trainer's own
     ``num_training_steps`` (its ``max_steps``): resuming with a larger ``max_steps`` builds
@@ -595,7 +658,17 @@ def trainer_resume_worker(cfg: dict[str, Any], save: int, new_max: int, out_dir:
         def on_pre_optimizer_step(self, args, state, control, **kwargs):
             self.global_steps.append(state.global_step)
 
-    def train(name: str, max_steps: int, policy: str, resume: str | None = None) -> dict[str, Any]:
+    class Log(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    def train(name: str, max_steps: int, policy: str | None, resume: str | None = None) -> dict[str, Any]:
+        policy_kwarg = {} if policy is None else {"on_budget_change": policy}
+
         class UBATrainer(Trainer):
             def create_scheduler(self, num_training_steps, optimizer=None):
                 if self.lr_scheduler is None:
@@ -606,7 +679,7 @@ def trainer_resume_worker(cfg: dict[str, Any], save: int, new_max: int, out_dir:
                         num_stable_steps=cfg["stable_steps"],
                         phi=cfg["phi"],
                         min_lr=cfg["min_lr"],
-                        on_budget_change=policy,
+                        **policy_kwarg,
                     )
                 return self.lr_scheduler
 
@@ -630,8 +703,13 @@ def trainer_resume_worker(cfg: dict[str, Any], save: int, new_max: int, out_dir:
         trainer.optimizer.register_step_pre_hook(
             lambda opt, a, k: used.append([float(g["lr"]) for g in opt.param_groups])
         )
-        with warnings.catch_warnings(record=True) as caught:  # the stack's own filters stay in place
-            trainer.train(resume_from_checkpoint=resume)
+        log = Log()
+        logging.getLogger("uba_torch").addHandler(log)
+        try:
+            with warnings.catch_warnings(record=True) as caught:  # the stack's own filters stay in place
+                trainer.train(resume_from_checkpoint=resume)
+        finally:
+            logging.getLogger("uba_torch").removeHandler(log)
         return {
             "lrs": used,
             "global_steps": steps.global_steps,
@@ -640,12 +718,15 @@ def trainer_resume_worker(cfg: dict[str, Any], save: int, new_max: int, out_dir:
             "last_epoch": trainer.lr_scheduler.last_epoch,
             "T_max": trainer.lr_scheduler.T_max,
             "warnings": [str(w.message) for w in caught],
+            "log": log.messages,
+            "budget_change": trainer.lr_scheduler.budget_change,
         }
 
-    first = train("first", cfg["total_steps"], "keep")
+    first = train("first", cfg["total_steps"], None)
     checkpoint = os.path.join(out_dir, "first", f"checkpoint-{save}")
     return {
         "first": first,
+        "default": train("default", new_max, None, checkpoint),
         "rebudget": train("rebudget", new_max, "rebudget", checkpoint),
         "keep": train("keep", new_max, "keep", checkpoint),
     }

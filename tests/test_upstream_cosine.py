@@ -18,7 +18,9 @@ difference (README, "Differences from the built-in"):
 - torch, a partner scheduler's factor with ``eta_min > 0``: ``UBALR`` scales its whole
   curve, floor included; the built-in's recursion scales only the part above ``eta_min``.
 - torch, ``load_state_dict`` with another schedule: ``UBALR`` warns, then continues
-  with the checkpoint's schedule (the built-in continues silently).
+  with the checkpoint's schedule (the built-in continues silently); with another budget
+  the checkpoint's wins only under ``on_budget_change="keep"`` (by default the curve
+  continues to the ``T_max`` built, where steps of it are left).
 - torch, a negative ``eta_min``: refused (``ValueError`` naming it); the built-in ends
   on negative rates.
 - optax, negative rates: refused (``ValueError`` naming the argument).
@@ -386,12 +388,14 @@ def test_cosine_annealing_lr_state_dict_loads_into_ubalr(torch, sched_mod, cosin
     The second scheduler is built with other arguments (T_max // 2, eta_min / 2), as
     upstream does, and positionally; after loading the optimizer and the scheduler
     state, it continues the built-in's curve to T_max. UBALR says so in a UserWarning.
+    Difference: the checkpoint's budget wins only with ``on_budget_change="keep"``; by
+    default UBALR continues the curve to the T_max it was built with.
     """
     epochs, eta_min, done = 10, 1e-10, 4
     opt_a, opt_b = upstream_sgd(torch), upstream_sgd(torch)
     builtin = sched_mod.CosineAnnealingLR(opt_a, T_max=epochs, eta_min=eta_min)
     step_lrs(opt_a, [builtin], done)
-    ours = cosines["ours"](opt_b, epochs // 2, eta_min / 2)
+    ours = cosines["ours"](opt_b, epochs // 2, eta_min / 2, on_budget_change="keep")
     opt_b.load_state_dict(opt_a.state_dict())
     with pytest.warns(UserWarning, match="CosineAnnealingLR checkpoint"):
         ours.load_state_dict(builtin.state_dict())

@@ -26,7 +26,7 @@ def get_uba_schedule_with_warmup(
     phi: float = DEFAULT_PHI,
     min_lr: float = 0.0,
     num_stable_steps: int = 0,
-    on_budget_change: Literal["keep", "rebudget", "raise"] = "keep",
+    on_budget_change: Literal["adopt", "rebudget", "keep", "raise"] = "adopt",
     last_epoch: int = -1,
 ) -> UBALR:
     r"""UBA with linear warmup from 0, named and ordered like transformers' schedule factories.
@@ -35,10 +35,8 @@ def get_uba_schedule_with_warmup(
     gives the same rates as this with ``phi=2``; with ``num_stable_steps`` and
     ``phi=2`` it is ``get_wsd_schedule(..., decay_type="cosine")`` with a warmup from 0.
     The result is a [`UBALR`][uba_torch.UBALR], so the HF ``Trainer`` saves it and reloads
-    it with ``weights_only=True``. To resume a checkpoint with a larger (or smaller)
-    ``max_steps`` and continue its curve to the new end, build it with
-    ``on_budget_change="rebudget"``: the ``Trainer`` swallows the warning that the
-    default ``"keep"`` gives.
+    it with ``weights_only=True``. Resumed from a checkpoint with a larger (or smaller)
+    ``max_steps``, it continues the checkpoint's curve to the new end (``on_budget_change``).
 
     Args:
         optimizer: The optimizer; each group's ``lr`` is its peak.
@@ -49,8 +47,8 @@ def get_uba_schedule_with_warmup(
         num_stable_steps: Steps held at the peak after the warmup (as in transformers'
             ``get_wsd_schedule``); the decay takes the rest of ``num_training_steps``.
         on_budget_change: What ``load_state_dict`` does with a checkpoint of another
-            budget: ``"keep"`` it, ``"rebudget"`` (continue it to ``num_training_steps``)
-            or ``"raise"``; see [`UBALR`][uba_torch.UBALR].
+            budget: ``"adopt"`` (continue it to ``num_training_steps`` where it can),
+            ``"rebudget"``, ``"keep"`` or ``"raise"``; see [`UBALR`][uba_torch.UBALR].
         last_epoch: As in torch; keyword-only, because transformers' cosine factories
             have ``num_cycles`` in that place.
 

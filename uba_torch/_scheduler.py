@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from uba_core._schedule import DEFAULT_PHI, CurveCache, UBAConfig, check_config, make_config
 from uba_core._validation import check_int, per_group, require_framework
+from uba_torch._budget import check_policy, resolve
 from uba_torch._compose import carry_external_changes, factors_before, holds, like_lr
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ _INTERNAL = tuple(
 )
 
 _NAMES = {"total_steps": "T_max", "min_lr": "eta_min"}
-_POLICIES = ("keep", "rebudget", "raise")  # what load_state_dict does when the budgets differ
 
 
 class UBABudgetWarning(UserWarning):
@@ -92,12 +92,20 @@ class UBALR(LRScheduler):
             [`UBAConfig.rebudgets`][uba_core.UBAConfig]; written by ``rebudget`` and
             ``cooldown`` (and carried by ``from_uba_config``), empty for a planned one.
         on_budget_change: What ``load_state_dict`` does with a checkpoint whose budget
-            differs from this scheduler's ``T_max``. ``"keep"``: the checkpoint's schedule
-            wins, with a ``UserWarning`` (which the HF ``Trainer`` swallows when it
-            resumes). ``"rebudget"``: the checkpoint's schedule continues from its step to
-            this ``T_max``, continuous at that step and at ``eta_min`` from ``T_max`` on.
-            ``"raise"``: ``ValueError`` naming both budgets. Under ``"rebudget"`` and
-            ``"raise"`` any other difference still warns, and the checkpoint's wins.
+            differs from this scheduler's ``T_max`` (an HF ``Trainer`` resumed with another
+            ``max_steps`` builds the scheduler with the new one, then loads the old).
+            ``"adopt"`` (default): the budget asked for here wins; the checkpoint's curve
+            continues from its step to this ``T_max`` (continuous at that step, at
+            ``eta_min`` from ``T_max`` on); when this ``T_max`` is not beyond the
+            checkpoint's step, there is nothing to adopt and the checkpoint's budget is
+            kept; when the checkpoint's decay is over but this ``T_max`` asks for more
+            steps, ``ValueError`` (it says how to extend a finished run).
+            ``"rebudget"``: continue to this ``T_max``, and ``ValueError`` wherever that
+            cannot be done. ``"keep"``: the checkpoint's budget wins, as in
+            ``CosineAnnealingLR``. ``"raise"``: ``ValueError`` naming both budgets.
+            Every change of budget is logged (``logging``, logger ``"uba_torch"``, which
+            the ``Trainer`` does not swallow) and recorded in ``budget_change``; any other
+            difference from the checkpoint warns, and the checkpoint's wins.
 
     A group added with ``optimizer.add_param_group`` later joins the curve at the
     current step with its own ``lr`` as its peak (``eta_min`` and ``warmup_start_lr``
@@ -114,7 +122,7 @@ class UBALR(LRScheduler):
     Raises:
         TypeError: ``optimizer`` is not a torch optimizer, an argument has the wrong type.
         ValueError: An argument is out of its domain (``warmup_steps + stable_steps``
-            must be below ``T_max``; ``on_budget_change`` one of the three policies); the
+            must be below ``T_max``; ``on_budget_change`` one of the four policies); the
             message names it and the value.
 
     Examples:
@@ -127,6 +135,11 @@ class UBALR(LRScheduler):
     """
 
     configs: list[UBAConfig]  # one per param group, in order
+    budget_change: dict[str, Any] | None = None
+    """What the last ``load_state_dict`` did with a checkpoint of another budget, or None:
+    ``{"step", "checkpoint_T_max", "T_max", "on_budget_change", "action"}``, ``action``
+    being ``"continued"`` (to ``T_max``) or ``"kept"`` (the checkpoint's budget). Not saved
+    in ``state_dict``."""
 
     def __init__(
         self,
@@ -142,7 +155,7 @@ class UBALR(LRScheduler):
         exponent: float = 1.0,
         stable_steps: int = 0,
         rebudgets: Sequence[tuple[int, float]] = (),
-        on_budget_change: Literal["keep", "rebudget", "raise"] = "keep",
+        on_budget_change: Literal["adopt", "rebudget", "keep", "raise"] = "adopt",
     ) -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(
@@ -150,12 +163,7 @@ class UBALR(LRScheduler):
                 f"Received: optimizer={optimizer!r} ({type(optimizer).__name__})."
             )
         check_int("last_epoch", last_epoch, minimum=-1)
-        if not isinstance(on_budget_change, str) or on_budget_change not in _POLICIES:
-            error = ValueError if isinstance(on_budget_change, str) else TypeError
-            raise error(
-                f"Argument `on_budget_change` must be one of {', '.join(map(repr, _POLICIES))}. "
-                f"Received: on_budget_change={on_budget_change!r} ({type(on_budget_change).__name__})."
-            )
+        check_policy(on_budget_change)
         count = len(optimizer.param_groups)
         lists = {
             "peak_lr": per_group("peak_lr", peak_lr, count),
@@ -197,7 +205,7 @@ class UBALR(LRScheduler):
         config: UBAConfig,
         last_epoch: int = -1,
         *,
-        on_budget_change: Literal["keep", "rebudget", "raise"] = "keep",
+        on_budget_change: Literal["adopt", "rebudget", "keep", "raise"] = "adopt",
     ) -> UBALR:
         """Build from a [`uba_core.UBAConfig`][uba_core.UBAConfig]; every param group gets its curve.
 
@@ -367,9 +375,17 @@ class UBALR(LRScheduler):
     def _past_budget(self, t: int) -> None:
         if not self._past_budget_warned:
             self._past_budget_warned = True
+            change = self.budget_change
+            resumed = (
+                f" It resumed a checkpoint of another budget: T_max={change['checkpoint_T_max']} at step "
+                f"{change['step']}, built here with T_max={change['T_max']}; the checkpoint's budget was "
+                f"kept (on_budget_change={change['on_budget_change']!r})."
+                if change is not None and change["action"] == "kept"
+                else ""
+            )
             warnings.warn(
                 f"UBALR was stepped past its budget: step {t} > T_max={self.T_max}. The rate "
-                "holds the floor from here (eta_min, times any external factor). If the budget "
+                f"holds the floor from here (eta_min, times any external factor).{resumed} If the budget "
                 "is meant to cover the whole run, check that the scheduler is stepped once per "
                 "optimizer update (accelerate steps a prepared scheduler once per process; "
                 "gradient accumulation and skipped GradScaler steps change the count).",
@@ -414,6 +430,7 @@ class UBALR(LRScheduler):
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         del state["_curves"], state["_on_budget_change"]
+        state.pop("budget_change", None)  # what the last load did: this object's, not the run's
         state["_ratios"] = [float(r) for r in self._ratios]
         if self._written is not None:
             state["_written"] = [float(w) for w in self._written]
@@ -424,18 +441,20 @@ class UBALR(LRScheduler):
         """Continue from a ``UBALR`` (or ``CosineAnnealingLR``) checkpoint; the next ``step()``
         writes the rate of the checkpoint's next step.
 
-        The checkpoint's schedule wins over the one this scheduler was built with; a
-        different budget is handled as ``on_budget_change`` says (this scheduler's
-        policy, never the checkpoint's), other differences warn.
+        The checkpoint's schedule wins over the one this scheduler was built with, but for
+        the budget, which is handled as ``on_budget_change`` says (this scheduler's
+        policy, never the checkpoint's), logged, and recorded in ``budget_change``; other
+        differences warn.
 
         Raises:
             ValueError: The state is not a ``UBALR`` or ``CosineAnnealingLR`` state; or the
-                budgets differ and ``on_budget_change`` is ``"raise"``, or is
-                ``"rebudget"`` and the checkpoint has reached its own budget or is not
-                below this one. Nothing changes then.
+                budgets differ and ``on_budget_change`` is ``"raise"``, or the checkpoint's
+                curve cannot be continued to this ``T_max`` under ``"rebudget"`` or
+                ``"adopt"`` (see the constructor). Nothing changes then.
         """
         state = dict(state_dict)
         state.pop("_on_budget_change", None)  # the policy is this scheduler's, never the checkpoint's
+        state.pop("budget_change", None)
         # Groups that still hold what this scheduler wrote when it was built: the optimizer's
         # state was loaded before it (or not at all), and building wrote lr(0) over the
         # checkpoint's rates. They get the checkpoint's rates back below.
@@ -450,8 +469,8 @@ class UBALR(LRScheduler):
             # a checkpoint of version 0.1 carries no factors: it wrote the curve itself
             state.setdefault("_ratios", [1.0] * len(saved))
             state.setdefault("_written", [float(lr) for lr in state["_last_lr"]])
-            saved = self._budget_policy(saved, state["last_epoch"])
-            if self._differs(saved):
+            saved, record = resolve(saved, state["last_epoch"], self.T_max, self._on_budget_change)
+            if self._differs(saved, record):
                 warnings.warn(
                     "UBALR.load_state_dict: the checkpoint's schedule differs from this "
                     "scheduler's; continuing with the checkpoint's.\n"
@@ -473,7 +492,7 @@ class UBALR(LRScheduler):
                 UserWarning,
                 stacklevel=2,
             )
-            saved = self._budget_policy(saved, state["last_epoch"])
+            saved, record = resolve(saved, state["last_epoch"], self.T_max, self._on_budget_change)
             state["_ratios"] = [1.0] * len(saved)
             state["_written"] = [float(lr) for lr in state["_last_lr"]]
             state["_past_budget_warned"] = state["last_epoch"] > saved[0].total_steps
@@ -484,6 +503,7 @@ class UBALR(LRScheduler):
                 f"Received a state with keys {sorted(state)}."
             )
         super().load_state_dict(state)
+        self.budget_change = record
         self.configs = saved
         self._curves = [CurveCache(cfg) for cfg in saved]
         self._ratios = self._in_group_types(self._ratios)
@@ -496,35 +516,11 @@ class UBALR(LRScheduler):
                 else:
                     group["lr"] = w
 
-    def _budget_policy(self, saved: list[UBAConfig], step: int) -> list[UBAConfig]:
-        """The checkpoint's configs ``saved`` (at ``step``) after ``on_budget_change``, or its error."""
-        old, new = saved[0].total_steps, self.T_max
-        if old == new or self._on_budget_change == "keep":
-            return saved
-        if self._on_budget_change == "raise":
-            raise ValueError(
-                f"UBALR.load_state_dict: the checkpoint's budget T_max={old} differs from this scheduler's "
-                f"T_max={new} (on_budget_change='raise'). Build the scheduler with T_max={old} to resume as "
-                f"planned, or with on_budget_change='rebudget' to continue the checkpoint's curve to T_max={new}."
-            )
-        if not step < old or not step < new:
-            raise ValueError(
-                f"UBALR.load_state_dict cannot continue the checkpoint's schedule (T_max={old}, at step {step}) "
-                f"to this scheduler's T_max={new} (on_budget_change='rebudget'): "
-                + (
-                    "its decay is over (the rate holds its floor). To train on from there, build a new "
-                    "schedule, or keep the floor with on_budget_change='keep'."
-                    if step >= old
-                    else f"the new T_max={new} must be > the checkpoint's step {step}."
-                )
-            )
-        return [cfg.rebudget(step, new) for cfg in saved]
-
-    def _differs(self, saved: list[UBAConfig]) -> bool:
+    def _differs(self, saved: list[UBAConfig], record: dict[str, Any] | None) -> bool:
         """Whether the checkpoint's configs ``saved`` (after the policy) differ from this scheduler's
-        in what warns: anything under "keep"; under the other policies, which made the budgets
-        equal, anything but the re-budgets that led the checkpoint there."""
-        if self._on_budget_change == "keep":
+        in what warns: anything under "keep"; where the policy continued the checkpoint to this
+        budget, or the budgets were equal, anything but the re-budgets that led it there."""
+        if self._on_budget_change == "keep" or (record is not None and record["action"] == "kept"):
             return saved != self.configs
         return [dataclasses.replace(c, rebudgets=()) for c in saved] != [
             dataclasses.replace(c, rebudgets=()) for c in self.configs
