@@ -442,6 +442,18 @@ def test_a_user_write_into_a_tensor_lr_is_a_factor(kind: str) -> None:
     np.testing.assert_allclose(used[1:], 0.5 * cfg(np.arange(5, 8)), rtol=LR_KINDS[kind][1])
 
 
+@pytest.mark.parametrize("to", ["tensor", "float"])
+def test_a_group_lr_replaced_by_the_other_kind_keeps_its_factor(to: str) -> None:
+    opt = sgd_lr_kind("float" if to == "tensor" else "tensor64")
+    sched = UBALR(opt, 20)
+    lrs_of(opt, sched, 4)
+    half = 0.5 * float(opt.param_groups[0]["lr"])
+    opt.param_groups[0]["lr"] = torch.tensor(half, dtype=torch.float64) if to == "tensor" else half
+    used = lrs_of(opt, sched, 4)
+    assert isinstance(opt.param_groups[0]["lr"], torch.Tensor) == (to == "tensor")  # the new kind stays
+    np.testing.assert_allclose(used[1:], 0.5 * UBAConfig(total_steps=20, peak_lr=0.1)(np.arange(5, 8)), rtol=1e-12)
+
+
 # --- a tensor lr is never read back to the host ----------------------------------------------------
 
 

@@ -28,10 +28,16 @@ def carry_external_changes(groups: list[dict[str, Any]], written: list[Rate], ra
     """
     for i, (group, w) in enumerate(zip(groups, written, strict=True)):
         lr = group["lr"]
-        if isinstance(w, torch.Tensor):
+        if isinstance(w, torch.Tensor) and isinstance(lr, torch.Tensor):
             # lr / w is 1 exactly when nothing changed it, so the factor stays as it was.
             r = ratios[i]
             ratios[i] = torch.where((lr != w) & (w != 0.0), r * lr / w, r)
+        elif isinstance(w, torch.Tensor) or isinstance(lr, torch.Tensor):
+            # Something replaced the group's lr by one of the other kind: read it once, and
+            # keep the factor in the new kind from here.
+            w, r = float(w), float(ratios[i])
+            value = group_value(lr, w)
+            ratios[i] = like_lr(r * value / w if value != w and w != 0.0 else r, lr)
         elif lr != w:
             lr = group_value(lr, w)
             if lr != w and w != 0.0:
