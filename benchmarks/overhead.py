@@ -7,6 +7,7 @@ curve it produced is the core's.
 
     python benchmarks/overhead.py                 # all rows, 9 repeats
     python benchmarks/overhead.py --only torch core --repeats 15
+    python benchmarks/overhead.py --only torch-compile   # the capturable Adam row alone
 
 Writes benchmarks/results/overhead.json and prints a markdown table.
 """
@@ -225,6 +226,64 @@ def bench_torch(repeats: int) -> None:
     np.testing.assert_allclose(uba_used, cfg_c(np.arange(len(uba_used))), rtol=1e-6)
 
 
+def bench_torch_compile(repeats: int) -> None:
+    # The way to keep a compiled (or CUDA-graph captured) optimizer step from recompiling as
+    # the lr changes: a capturable Adam with a tensor lr, the scheduler writing into it.
+    import torch
+    from torch._dynamo.utils import counters
+    from torch.optim.lr_scheduler import CosineAnnealingLR
+
+    from uba_torch import UBALR
+
+    torch.manual_seed(0)
+    T, peak = 200_000, 0.01
+    x, y = torch.randn(256, 64), torch.randint(0, 10, (256,))
+
+    def compiled(make) -> tuple[Callable[[], float], list, dict]:
+        model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
+        lr = torch.tensor(peak)
+        opt = torch.optim.Adam(model.parameters(), lr=lr, capturable=True)
+        sched = make(opt)
+
+        @torch.compile(fullgraph=False)
+        def opt_step() -> None:
+            opt.step()
+
+        used: list = []  # copies of the lr tensor, read after the timing (a read is a sync)
+
+        def step() -> None:
+            used.append(lr.clone())
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=False)
+            loss.backward()
+            opt_step()
+            sched.step()
+
+        info = {}
+        start = time.perf_counter()
+        step()
+        info["compile_s"] = time.perf_counter() - start
+        mark = counters["stats"]["unique_graphs"]
+        for _ in range(1000):
+            step()
+        info["recompiles"] = counters["stats"]["unique_graphs"] - mark
+        return (lambda: 1e6 / per_call(step, 100)), used, info
+
+    uba_run, uba_used, uba_info = compiled(lambda o: UBALR(o, T_max=T, phi=2.0))
+    cos_run, _, cos_info = compiled(lambda o: CosineAnnealingLR(o, T_max=T))
+    row = side_by_side(
+        "torch.compile: capturable Adam step with a tensor lr (CPU)", uba_run, cos_run, repeats, "steps/s"
+    )
+    row["recompiles_in_1000_steps_uba"] = uba_info["recompiles"]
+    row["recompiles_in_1000_steps_cosine"] = cos_info["recompiles"]
+    row["compile_s_uba"], row["compile_s_cosine"] = uba_info["compile_s"], cos_info["compile_s"]
+    recompiles = f"UBA {uba_info['recompiles']}, cosine {cos_info['recompiles']}"
+    print(f"    recompiles in the 1000 steps after the first: {recompiles}")
+    assert uba_info["recompiles"] == 0, "UBALR caused a recompilation"
+    cfg = UBAConfig(total_steps=T, peak_lr=float(torch.tensor(peak)), phi=2.0)
+    assert_curve("torch capturable", [float(v) for v in uba_used], cfg, np.arange(len(uba_used)), float32=True)
+
+
 # --- optax ------------------------------------------------------------------------------
 
 
@@ -368,7 +427,10 @@ def markdown(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--only", nargs="+", choices=["core", "torch", "optax", "keras"], default=["core", "torch", "optax", "keras"]
+        "--only",
+        nargs="+",
+        choices=["core", "torch", "torch-compile", "optax", "keras"],
+        default=["core", "torch", "torch-compile", "optax", "keras"],
     )
     parser.add_argument("--repeats", type=int, default=9, help="at least 7")
     parser.add_argument("--out", default=str(RESULTS / "overhead.json"))
@@ -376,10 +438,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats < 7:
         parser.error(f"--repeats must be >= 7 (medians over repeats). Received: {args.repeats}")
     # torch before tensorflow: the other import order can crash.
-    order = [name for name in ("core", "torch", "optax", "keras") if name in args.only]
+    order = [name for name in ("core", "torch", "torch-compile", "optax", "keras") if name in args.only]
     for name in order:
         print(f"[{name}]", flush=True)
-        {"core": bench_core, "torch": bench_torch, "optax": bench_optax, "keras": bench_keras}[name](args.repeats)
+        bench = {
+            "core": bench_core,
+            "torch": bench_torch,
+            "torch-compile": bench_torch_compile,
+            "optax": bench_optax,
+            "keras": bench_keras,
+        }
+        bench[name](args.repeats)
     table = markdown(ROWS)
     print("\n" + table)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
