@@ -335,10 +335,9 @@ class UBALR(LRScheduler):
         self.configs = configs
         self._curves = [CurveCache(cfg) for cfg in configs]
 
-    # torch annotates get_lr as list[float | Tensor]; this one returns Python floats only, and
-    # list is invariant, so the narrower (true) return type needs the ignore.
-    def get_lr(self) -> list[float]:  # type: ignore[override]
-        """The rates of the current step; called by ``step()``.
+    def get_lr(self) -> list[float | torch.Tensor]:
+        """The rates of the current step, a float per group or a tensor where the group's lr is
+        one (``step()`` writes it into that tensor in place); called by ``step()``.
 
         Called from outside ``step()`` it warns, as torch's schedulers do, and
         changes nothing; use ``get_last_lr()``.
@@ -365,7 +364,7 @@ class UBALR(LRScheduler):
         self._written = values
         return values
 
-    def _get_closed_form_lr(self) -> list[float]:
+    def _get_closed_form_lr(self) -> list[float | torch.Tensor]:
         # step(epoch) and SequentialLR's hand-over: the curve itself, as torch's closed
         # forms give theirs from base_lrs alone (torch calls this inside step()).
         self._ratios = self._in_group_types([1.0] * len(self._ratios))
