@@ -21,27 +21,26 @@ else:
 Rate = Any  # a float, or a 0-dim tensor for a group whose lr is a tensor
 
 
-def carry_external_changes(groups: list[dict[str, Any]], written: list[Rate], ratios: list[Rate]) -> None:
-    """Fold into ``ratios`` what changed each group's ``lr`` since the scheduler wrote ``written``.
+def carried_factor(lr: Any, written: Rate, ratio: Rate) -> Rate:
+    """A group's factor ``ratio`` with what changed its ``lr`` since the scheduler wrote
+    ``written`` folded in.
 
     A change made while the written rate is 0 cannot be a factor: it is left out.
     """
-    for i, (group, w) in enumerate(zip(groups, written, strict=True)):
-        lr = group["lr"]
-        if isinstance(w, torch.Tensor) and isinstance(lr, torch.Tensor):
-            # lr / w is 1 exactly when nothing changed it, so the factor stays as it was.
-            r = ratios[i]
-            ratios[i] = torch.where((lr != w) & (w != 0.0), r * lr / w, r)
-        elif isinstance(w, torch.Tensor) or isinstance(lr, torch.Tensor):
-            # Something replaced the group's lr by one of the other kind: read it once, and
-            # keep the factor in the new kind from here.
-            w, r = float(w), float(ratios[i])
-            value = group_value(lr, w)
-            ratios[i] = like_lr(r * value / w if value != w and w != 0.0 else r, lr)
-        elif lr != w:
-            lr = group_value(lr, w)
-            if lr != w and w != 0.0:
-                ratios[i] *= lr / w
+    if isinstance(written, torch.Tensor) and isinstance(lr, torch.Tensor):
+        # lr / written is 1 exactly when nothing changed it, so the factor stays as it was.
+        return torch.where((lr != written) & (written != 0.0), ratio * lr / written, ratio)
+    if isinstance(written, torch.Tensor) or isinstance(lr, torch.Tensor):
+        # Something replaced the group's lr by one of the other kind: read it once, and keep
+        # the factor in the new kind from here.
+        w, r = float(written), float(ratio)
+        value = group_value(lr, w)
+        return like_lr(r * value / w if value != w and w != 0.0 else r, lr)
+    if lr != written:
+        value = group_value(lr, written)
+        if value != written and written != 0.0:
+            return ratio * value / written
+    return ratio
 
 
 def factors_before(groups: list[dict[str, Any]]) -> list[float]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from uba_core._schedule import DEFAULT_PHI, CurveCache, UBAConfig, check_config, make_config
 from uba_core._validation import check_int, per_group, require_framework
 from uba_torch._budget import check_policy, resolve
-from uba_torch._compose import carry_external_changes, factors_before, holds, like_lr
+from uba_torch._compose import carried_factor, factors_before, holds, like_lr
 
 if TYPE_CHECKING:
     import torch
@@ -355,10 +355,12 @@ class UBALR(LRScheduler):
             self._adopt_new_groups()
         written, ratios = self._written, self._ratios
         values = []
-        if written is not None:  # keep what changed the groups' lrs since the last step
-            carry_external_changes(groups, written, ratios)
-        for curve, ratio in zip(self._curves, ratios, strict=True):
-            values.append(curve(t) * ratio)
+        for i, curve in enumerate(self._curves):
+            if written is not None:  # keep what changed the group's lr since the last step
+                lr, w = groups[i]["lr"], written[i]
+                if lr is not w:  # a float lr left alone is the very object written
+                    ratios[i] = carried_factor(lr, w, ratios[i])
+            values.append(curve(t) * ratios[i])
         if t > self.configs[0].total_steps:
             self._past_budget(t)
         self._written = values
