@@ -28,8 +28,9 @@ def carried_factor(lr: Any, written: Rate, ratio: Rate) -> Rate:
     A change made while the written rate is 0 cannot be a factor: it is left out.
     """
     if isinstance(written, torch.Tensor) and isinstance(lr, torch.Tensor):
-        # lr / written is 1 exactly when nothing changed it, so the factor stays as it was.
-        return torch.where((lr != written) & (written != 0.0), ratio * lr / written, ratio)
+        # lr / written is 1 exactly when nothing changed it, and ratio * 1 is ratio exactly, so
+        # no comparison of the two is needed.
+        return torch.where(written != 0.0, ratio * (lr / written), ratio)
     if isinstance(written, torch.Tensor) or isinstance(lr, torch.Tensor):
         # Something replaced the group's lr by one of the other kind: read it once, and keep
         # the factor in the new kind from here.
