@@ -36,11 +36,11 @@ def carried_factor(lr: Any, written: Rate, ratio: Rate) -> Rate:
         # the factor in the new kind from here.
         w, r = float(written), float(ratio)
         value = group_value(lr, w)
-        return like_lr(r * value / w if value != w and w != 0.0 else r, lr)
+        return like_lr(r * (value / w) if value != w and w != 0.0 else r, lr)
     if lr != written:
         value = group_value(lr, written)
         if value != written and written != 0.0:
-            return ratio * value / written
+            return ratio * (value / written)
     return ratio
 
 
