@@ -7,6 +7,7 @@ Examples::
     uba curve --total-steps 1000 --peak-lr 0.1 --stable-steps 600 --rebudget 800 1500
     uba phi --phi 8
     uba phi --kappa 100
+    uba transfer-lr --total-steps 4000 --peak-lr 3e-4 --warmup-steps 200 --phi 0.5 8
     uba select-phi --log constant.csv --log cosine.csv --total-steps 4000 --peak-lr 3e-4 \\
         --warmup-steps 200 --png predicted.png
 
@@ -34,6 +35,7 @@ from uba_core import __version__
 from uba_core._chebyshev import describe_phi, phi_for_condition_number
 from uba_core._schedule import DEFAULT_PHI, UBAConfig, make_config
 from uba_core._select import AnnealingLaw, PhiSelection, check_plan, select_phi
+from uba_core._transfer import transfer_lr
 from uba_core._validation import check_int, install_command
 
 # Steps are evaluated in float64, which holds every integer up to 2**53 exactly.
@@ -155,10 +157,38 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
         "--skip-steps", type=int, help="steps left out at the start of every log (default: each log's warmup)"
     )
     select.add_argument(
-        "--z", type=float, default=1.0, help="keep cosine unless a phi wins by z standard errors (default 1)"
+        "--z",
+        type=float,
+        default=2.0,
+        help="keep cosine unless a phi wins by z standard errors, model error included (default 2)",
+    )
+    select.add_argument(
+        "--allow-increase",
+        action="store_true",
+        help="let the lr transfer raise the peak lr above --peak-lr (default: never)",
     )
     select.add_argument("--png", help="plot the pilots and the predicted curves here, as PNG (needs matplotlib)")
-    return parser, {"curve": curve, "phi": phi, "select-phi": select}
+
+    transfer = sub.add_parser(
+        "transfer-lr",
+        help="move a tuned peak lr to another phi at the same budget, at no cost",
+        description="The peak lr for other phis from a peak lr tuned for one schedule (default cosine), by "
+        "the optimal base lr of the refined last-iterate bound for convex problems (Defazio et al. 2023; "
+        "Schaipp et al. 2025). A factor above 1 is not applied unless --allow-increase.",
+    )
+    transfer.add_argument("--total-steps", type=int, required=True, help="the budget T, warmup included")
+    transfer.add_argument("--peak-lr", type=float, required=True, help="the tuned peak lr")
+    transfer.add_argument(
+        "--from-phi", type=float, default=DEFAULT_PHI, help=f"the phi it was tuned for (default {DEFAULT_PHI:g})"
+    )
+    transfer.add_argument("--phi", type=float, nargs="+", required=True, help="one or more target phis")
+    transfer.add_argument("--warmup-steps", type=int, default=0, help="warmup steps (default 0)")
+    transfer.add_argument("--stable-steps", type=int, default=0, help="steps at the peak after warmup (default 0)")
+    transfer.add_argument("--min-lr", type=float, default=0.0, help="the floor (default 0)")
+    transfer.add_argument(
+        "--allow-increase", action="store_true", help="apply a factor above 1 (you know the larger lr is stable)"
+    )
+    return parser, {"curve": curve, "phi": phi, "select-phi": select, "transfer-lr": transfer}
 
 
 _FLAGS = {
@@ -388,6 +418,7 @@ def _select_phi(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> N
             warmup_steps=args.warmup_steps,
             min_lr=args.min_lr,
             z=args.z,
+            allow_increase=args.allow_increase,
         )
     except (TypeError, ValueError) as err:
         message = str(err)
@@ -424,7 +455,7 @@ def _plot_selection(
     tail = numpy.arange(1, total + 1) > 0.8 * total
     for cand, color in zip(report.candidates, colors, strict=True):
         cfg = UBAConfig(
-            total_steps=total, peak_lr=report.peak_lr / report.lr_factor * cand.lr_factor, phi=cand.phi,
+            total_steps=total, peak_lr=report.tuned_lr * cand.lr_factor, phi=cand.phi,
             warmup_steps=args.warmup_steps, min_lr=args.min_lr,
         )  # fmt: skip
         rates = cfg(numpy.arange(total, dtype=numpy.float64))
@@ -454,13 +485,40 @@ def _plot_selection(
     _save_png(path, plt, fig, dpi=110)
 
 
+def _transfer_lr(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
+    try:
+        tuned = make_config(
+            _FLAGS | {"phi": "--from-phi"},
+            total_steps=args.total_steps,
+            peak_lr=args.peak_lr,
+            phi=args.from_phi,
+            warmup_steps=args.warmup_steps,
+            stable_steps=args.stable_steps,
+            min_lr=args.min_lr,
+        )
+        results = [(phi, transfer_lr(tuned, phi=phi, allow_increase=args.allow_increase)) for phi in args.phi]
+    except (TypeError, ValueError) as err:
+        message = str(err).replace("Argument `phi`", "Argument `--phi`").replace("Received: phi=", "Received: --phi=")
+        usage(
+            message.replace("Argument `tuned` must have a peak_lr", "Argument `--peak-lr` must be").replace(
+                "tuned.peak_lr=", "--peak-lr="
+            )
+        )
+    print(f"tuned: phi = {tuned.phi:g}, peak lr {tuned.peak_lr:g}, {tuned.total_steps} steps")
+    for phi, result in results:
+        reason = result.reason.replace("pass allow_increase=True", "pass --allow-increase")
+        print(f"phi = {phi:<6g} peak lr {result.peak_lr:<10.5g} x {result.factor:<6.4g} {reason}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``uba`` command: 0 done, 2 a usage error, 1 a file that cannot be read or written."""
     parser, commands = _build_parser()
     args = parser.parse_args(argv)
     command = commands[args.command]
     try:
-        {"curve": _curve, "phi": _phi, "select-phi": _select_phi}[args.command](args, command.error)
+        {"curve": _curve, "phi": _phi, "select-phi": _select_phi, "transfer-lr": _transfer_lr}[args.command](
+            args, command.error
+        )
     except _Failed as err:
         print(f"{command.prog}: error: {err}", file=sys.stderr)
         return 1
