@@ -273,29 +273,3 @@ def test_fixed_lr_jobs_run_only_their_lr_and_are_not_extended(tmp_path) -> None:
     run_jobs([cell], seeds, 1, journal, lambda job, o, s: results.__setitem__(job[:4], o), results,
              lrs=lambda c: [lr], extend=False)  # fmt: skip
     assert list(results) == [(*cell, lr)]
-
-
-def _selection(phi: float, factor: float = 1.0):
-    import uba_core
-
-    cands = tuple(uba_core.PhiCandidate(p, 1.0, 1.0, 0.0) for p in (0.5, 2.0, 8.0))
-    return uba_core.PhiSelection(phi, factor, 0.1 * factor, cands, False, "", "m", "c", 100)
-
-
-@pytest.mark.parametrize(
-    "phis,expected",
-    [
-        ((8.0, 0.5), (2.0, 1.0, True)),  # opposite sides: cosine, as a fallback
-        ((2.0, 2.0), (2.0, 1.0, False)),  # both keep cosine
-        ((2.0, 8.0), (2.0, 1.0, True)),  # one keeps cosine, the other switches: not the same side
-        ((16.0, 4.0), (4.0, 0.7, False)),  # the same side: the choice nearest 2, with its factor
-        ((0.25, 1.0), (1.0, 0.7, False)),
-    ],
-)
-def test_the_consensus_switches_only_where_the_models_agree(phis, expected) -> None:
-    import selector
-
-    first, second = _selection(phis[0], 1.5), _selection(phis[1], 0.7)
-    got = selector.consensus([first, second])
-    assert (got.phi, got.lr_factor, got.fallback) == expected
-    assert got.peak_lr == pytest.approx(0.1 * got.lr_factor)

@@ -16,6 +16,7 @@ import pytest
 from conftest import framework
 
 import uba_core
+import uba_core.experimental
 from uba_core import DEFAULT_PHI, UBAConfig, describe_phi
 from uba_core._validation import EXTRAS, install_command
 
@@ -494,9 +495,9 @@ def test_cli_select_phi_prints_the_library_report_and_plots(pilots, tmp_path, pl
     for path in pilots:
         table = np.loadtxt(path, delimiter=",", skiprows=1, usecols=(0, 1, 2))
         logs.append((table[:, 0], table[:, 1], table[:, 2]))
-    law = uba_core.AnnealingLaw.fit(logs, skip_steps=5)  # the default: the steps before the peak lr
+    law = uba_core.experimental.AnnealingLaw.fit(logs, skip_steps=5)  # the default: the steps before the peak lr
     assert abs(law.alpha - 0.4) < 0.01 and abs(law.C - 5.0) < 0.05  # the generator's law
-    report = uba_core.select_phi(law, 200, peak_lr=0.1, warmup_steps=10)
+    report = uba_core.experimental.select_phi(law, 200, peak_lr=0.1, warmup_steps=10)
     assert proc.stdout.splitlines()[0] == str(report).splitlines()[0]
     for cand in report.candidates:
         assert f"phi = {cand.phi:<6g}" in proc.stdout

@@ -521,13 +521,6 @@ class AnnealingLaw:
         if isinstance(logs, (str, bytes)) or not isinstance(logs, Sequence) or not logs:
             raise ValueError(f"Argument `logs` must be a non-empty sequence of pilot logs. Received: logs={logs!r}.")
         parsed = [_check_log(i, log) for i, log in enumerate(logs)]
-        peaks = [float(lrs.max()) for _, lrs, _ in parsed]
-        for i, top in enumerate(peaks):
-            if not math.isclose(top, peaks[0], rel_tol=1e-6):
-                raise ValueError(
-                    f"Argument `logs` must come from pilots at one peak lr (the law predicts at that lr): logs[0] "
-                    f"peaks at {peaks[0]!r} and logs[{i}] at {top!r}. Fit one law per peak lr."
-                )
         if skip_steps is None:
             skip_steps = [warmup_of(steps, lrs) for steps, lrs, _ in parsed]
         one = isinstance(skip_steps, str) or numpy.ndim(skip_steps) == 0  # else one per log (a list or an array)
@@ -555,6 +548,13 @@ class AnnealingLaw:
                     "it says nothing about the law."
                 )
             annealing |= bool(numpy.any(numpy.diff(lrs[used]) < 0))
+        peaks = [float(lrs.max()) for _, lrs, _ in parsed]
+        for i, top in enumerate(peaks):
+            if not math.isclose(top, peaks[0], rel_tol=1e-6):
+                raise ValueError(
+                    f"Argument `logs` must come from pilots at one peak lr (the law predicts at that lr): logs[0] "
+                    f"peaks at {peaks[0]!r} and logs[{i}] at {top!r}. Fit one law per peak lr."
+                )
         if not annealing:
             raise ValueError(
                 "Argument `logs` must contain a run whose rate decays (e.g. a cosine pilot): with constant or rising "
@@ -982,7 +982,8 @@ def select_phi(
                 f"Argument `peak_lr` must be the pilots' peak lr, {model.peak_lr!r}: the annealing law predicts at "
                 f"the peak lr it was fitted at. Received: peak_lr={peak!r}."
             )
-        all_lrs = numpy.concatenate([curves(phi, numpy.array([transfers[phi].peak_lr])) for phi in phis])
+        steps = numpy.arange(total, dtype=numpy.float64)
+        all_lrs = numpy.stack([numpy.asarray(transfers[phi].config(steps), dtype=numpy.float64) for phi in phis])
         i2 = phis.index(2.0)
         if isinstance(model, AnnealingLaw):  # the difference's error from the covariance of (L0, A, C)
             feats = model.features(all_lrs)
