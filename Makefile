@@ -69,6 +69,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/budgeted.py
 	$(BIN)/python benchmarks/selector.py
+	$(BIN)/python benchmarks/selector.py --heldout
+	$(BIN)/python benchmarks/selector.py --new-task
+	$(BIN)/python benchmarks/selector.py --trial
+	$(BIN)/python benchmarks/transfer.py
 
 clean:
 	rm -rf $(VENV) build dist site *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache

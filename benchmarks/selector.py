@@ -46,6 +46,7 @@ import argparse
 import json
 import math
 import os
+import pickle
 import statistics
 import sys
 import time
@@ -76,6 +77,7 @@ import uba_core  # noqa: E402
 from uba_core import experimental  # noqa: E402
 
 RESULTS = HERE / "results"
+CURVATURE_CACHE = "selector.curvature-models.pkl"
 PHIS = experimental.CANDIDATE_PHIS
 SWEEP = tuple("cosine" if phi == 2 else f"uba-{phi:g}" for phi in PHIS)
 LAW_PILOTS = ("constant", "cosine")
@@ -113,9 +115,17 @@ def transferred(budget: int, lr: float, phi: float, allow_increase: bool = False
 
 
 def curvature_models(tasks: list[str], journal: Path) -> tuple[dict, dict]:
-    """The noisy quadratic model of every task at initialization, and its seconds (timed once,
-    warm, after a first untimed estimate; kept in ``journal`` for a resumed run)."""
-    timed = json.loads(journal.read_text()) if journal.exists() else {}
+    """The noisy quadratic model of every task at initialization, and its seconds.
+
+    The time is measured once per task, warm, after a first untimed estimate, and kept in
+    ``journal``; a time another mode of this script already measured (its own journal) is
+    reused. The model itself (deterministic: seed 0) is kept in CURVATURE_CACHE, so that
+    every mode estimates each task once."""
+    timed = {}
+    for other in sorted(journal.parent.glob("selector*.curvature-seconds.json")):
+        timed |= json.loads(other.read_text())
+    cache_path = journal.parent / CURVATURE_CACHE
+    cache = pickle.loads(cache_path.read_bytes()) if cache_path.exists() else {}
     models, seconds = {}, {}
     for task in tasks:
         source = SPECTRUM_OF.get(task, task)
@@ -126,12 +136,15 @@ def curvature_models(tasks: list[str], journal: Path) -> tuple[dict, dict]:
                 noise = task_gradient_noise(source, 0, NOISE_BATCHES)
                 return experimental.NoisyQuadratic.from_spectrum(spectrum, noise)
 
-            models[source] = estimate()
+            if source not in cache:
+                cache[source] = estimate()
+                cache_path.write_bytes(pickle.dumps(cache))
+            models[source] = cache[source]
             if source not in timed:
                 start = time.perf_counter()
                 estimate()
                 timed[source] = time.perf_counter() - start
-                journal.write_text(json.dumps(timed))
+            journal.write_text(json.dumps(timed))
             seconds[source] = timed[source]
         models[task], seconds[task] = models[source], seconds[source]
     return models, seconds

@@ -13,7 +13,7 @@ warmup (warmup-stable-decay) inside ``decay_steps``, and when the budget changes
 mid-run, [`rebudget`][uba_jax.rebudget] and [`cooldown`][uba_jax.cooldown] build the
 continued schedule from the old one and the step of the switch.
 [`estimate_spectrum`][uba_jax.estimate_spectrum] gives the Hessian spectrum of a loss (for
-[`uba_core.suggest_phi`][uba_core.experimental.suggest_phi]).
+[`uba_core.experimental.suggest_phi`][uba_core.experimental.suggest_phi]).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 curve and a drop-in for ``CosineAnnealingLR``;
 [`get_uba_schedule_with_warmup`][uba_torch.get_uba_schedule_with_warmup], its
 transformers-style factory; and [`estimate_spectrum`][uba_torch.estimate_spectrum], the
-Hessian spectrum of a model (for [`uba_core.suggest_phi`][uba_core.experimental.suggest_phi])."""
+Hessian spectrum of a model (for [`uba_core.experimental.suggest_phi`][uba_core.experimental.suggest_phi])."""
 
 from __future__ import annotations
 
