@@ -523,13 +523,22 @@ COSINE_DECAY_CASES = {
         np.array([0, 10, 50, 75, 100]),
         False,
     ),
+    # No upstream test: optax takes any alpha; above 1 the rate rises to alpha * init_value.
+    "alpha_above_one": ((0.1, 10, 1.5), {}, np.arange(14), False),
+    "alpha_above_one_with_exponent": (
+        (),
+        dict(init_value=0.1, decay_steps=10, alpha=1.5, exponent=2),
+        np.arange(14),
+        False,
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(COSINE_DECAY_CASES))
 def test_cosine_decay(optax, uba_jax, variant, case) -> None:
     """CosineDecayTest.test_decay_count_smaller_count, test_decay_count_greater_count,
-    test_decay_count_greater_count_with_alpha and test_with_exponent."""
+    test_decay_count_greater_count_with_alpha and test_with_exponent; and alpha > 1, which
+    optax accepts (its rate rises to the floor, 0.15 for alpha=1.5), as ours does."""
     args, kwargs, counts, one_by_one = COSINE_DECAY_CASES[case]
     call = dict(zip(("init_value", "decay_steps", "alpha", "exponent"), args, strict=False)) | kwargs
     expected = optax_cosine(counts, call["init_value"], call["decay_steps"], call["alpha"], call.get("exponent", 1.0))

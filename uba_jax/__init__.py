@@ -223,7 +223,8 @@ def uba_decay_schedule(
         init_value: Rate at count 0, >= 0; a float or an array (vmap, grad).
         decay_steps: Budget, >= 1 (an integral float is accepted); the rate holds
             the floor afterwards.
-        alpha: Floor as a fraction of ``init_value``, in [0, 1]; a float or an array.
+        alpha: Floor as a fraction of ``init_value``, >= 0; a float or an array. Above 1 the
+            rate rises from ``init_value`` to ``alpha * init_value``, as optax's does.
         exponent: The shape is raised to this power, > 0 (as in optax).
         phi: Shape, > 0; default [`uba_core.DEFAULT_PHI`][uba_core.DEFAULT_PHI]. May be traced
             (``jax.grad`` with respect to phi).
@@ -239,7 +240,7 @@ def uba_decay_schedule(
         (0.5, 0.0)
     """
     init, init_array = _split("init_value", init_value, placeholder=0.0, minimum=0.0)
-    frac, alpha_array = _split("alpha", alpha, placeholder=0.0, minimum=0.0, maximum=1.0)
+    frac, alpha_array = _split("alpha", alpha, placeholder=0.0, minimum=0.0)
     floor = None  # the floor as an array where either factor is one
     if init_array is not None or alpha_array is not None:
         floor = jnp.asarray(init_value) * jnp.asarray(alpha)
