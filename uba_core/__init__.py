@@ -16,6 +16,7 @@ from uba_core._chebyshev import (
     phi_for_condition_number,
     worst_case_residual,
 )
+from uba_core._restarts import RestartConfig, restart_lr
 from uba_core._schedule import DEFAULT_PHI, UBAConfig, uba_factor, uba_lr
 from uba_core._select import (
     CANDIDATE_PHIS,
@@ -41,6 +42,7 @@ __all__ = [
     "PhiSelection",
     "PhiShape",
     "PhiSuggestion",
+    "RestartConfig",
     "Spectrum",
     "UBAConfig",
     "__version__",
@@ -53,6 +55,7 @@ __all__ = [
     "mean_lr_factor",
     "mean_sq_lr_factor",
     "phi_for_condition_number",
+    "restart_lr",
     "select_phi",
     "stochastic_lanczos_quadrature",
     "suggest_phi",
