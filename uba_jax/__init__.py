@@ -32,11 +32,11 @@ if TYPE_CHECKING:
 else:
     jax = require_framework("jax", "jax")
     optax = require_framework("optax", "jax")
-import jax.core  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy  # noqa: E402
+import jax.core
+import jax.numpy as jnp
+import numpy
 
-from uba_jax._spectrum import estimate_gradient_noise, estimate_spectrum  # noqa: E402
+from uba_jax._spectrum import estimate_gradient_noise, estimate_spectrum
 
 __all__ = [
     "cooldown",
