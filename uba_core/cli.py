@@ -232,13 +232,16 @@ def _add_restart_flags(curve: argparse.ArgumentParser) -> None:
 
 
 class _Curve(Protocol):
-    """What the printing, --csv and --png code reads of a curve."""
+    """What the printing, --csv and --png code reads of a curve (a UBAConfig, or a _RestartCurve)."""
 
-    total_steps: int
-    warmup_steps: int
-    stable_steps: int
-    rebudgets: tuple[tuple[int, float], ...]
-
+    @property
+    def total_steps(self) -> int: ...
+    @property
+    def warmup_steps(self) -> int: ...
+    @property
+    def stable_steps(self) -> int: ...
+    @property
+    def rebudgets(self) -> tuple[tuple[int, float], ...]: ...
     @property
     def phi(self) -> float: ...
 
