@@ -470,10 +470,11 @@ def test_cosine_then_cyclic(torch, sched_mod, cosines, uba_torch) -> None:
     np.testing.assert_allclose(runs["builtin"][past], [cosine(T_max + 1, 0.5, eta_min, T_max)], rtol=TORCH_RTOL)
 
 
-def test_get_lr_outside_step_warns_like_builtin(torch, cosines) -> None:
+@pytest.mark.parametrize("family", ["cosines", "restarts"])
+def test_get_lr_outside_step_warns_like_builtin(torch, request, family) -> None:
     """torch's schedulers warn when get_lr() is called outside step() (no upstream test
-    with CosineAnnealingLR); the lrs stay as they are."""
-    for name, cls in cosines.items():
+    with CosineAnnealingLR or CosineAnnealingWarmRestarts); the lrs stay as they are."""
+    for name, cls in request.getfixturevalue(family).items():
         opt = upstream_sgd(torch)
         sched = cls(opt, 10)
         before = group_lrs(opt)

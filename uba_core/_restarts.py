@@ -30,7 +30,7 @@ import numpy
 from uba_core._schedule import DEFAULT_PHI, _shape
 from uba_core._validation import as_real_array, check_int, check_real
 
-__all__ = ["RestartConfig", "make_restart_config", "restart_cycle", "restart_lr"]
+__all__ = ["RestartCache", "RestartConfig", "make_restart_config", "restart_cycle", "restart_lr"]
 
 _FIELDS = ("first_steps", "peak_lr", "phi", "min_lr", "t_mul", "m_mul")
 
@@ -239,3 +239,43 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(RestartConfig) if f.d
 def make_restart_config(names: Mapping[str, str] | None = None, /, **fields: Any) -> RestartConfig:
     """Build a `RestartConfig`, reporting errors under the caller's argument names (``T_0``, ...)."""
     return RestartConfig(**_validated({**_DEFAULTS, **fields}, names or {}))
+
+
+class RestartCache:
+    """Rates of one `RestartConfig` at integer steps, computed vectorised a block at a time.
+
+    A scheduler asks for one step at a time, almost always the next one: this evaluates
+    [`restart_lr`][uba_core.restart_lr] (numpy, the values of ``config(steps)``) for
+    ``block`` consecutive steps and serves them as Python floats. Fractional steps are
+    computed directly. Two caches of the same config compare equal (what they hold is a
+    function of it), so a scheduler's state compares equal after loading.
+
+    Examples:
+        >>> cfg = RestartConfig(first_steps=3, peak_lr=1.0, t_mul=2.0, phi=3.0)
+        >>> cache = RestartCache(cfg, block=4)
+        >>> [cache(t) for t in range(12)] == cfg(numpy.arange(12)).tolist(), cache(2.5) == float(cfg(2.5))
+        (True, True)
+    """
+
+    def __init__(self, config: RestartConfig, block: int = 1024) -> None:
+        if not isinstance(config, RestartConfig):
+            raise TypeError(f"Argument `config` must be a RestartConfig. Received: config={config!r}.")
+        self.config = config
+        self._block = check_int("block", block, minimum=1)
+        self._index: int | None = None
+        self._values: list[float] = []
+
+    def __call__(self, step: float) -> float:
+        if not float(step).is_integer() or step < 0:
+            return float(self.config(step))
+        index, offset = divmod(int(step), self._block)
+        if index != self._index:
+            first = index * self._block
+            self._values = restart_lr(numpy.arange(first, first + self._block), self.config).tolist()
+            self._index = index
+        return self._values[offset]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RestartCache) and (self.config, self._block) == (other.config, other._block)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, equal by config: not hashable

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TYPE_CHECKING, Any
 
-from uba_core._restarts import RestartConfig, make_restart_config
+from uba_core._restarts import RestartCache, RestartConfig, make_restart_config
 from uba_core._schedule import DEFAULT_PHI
 from uba_core._validation import check_int, check_real, per_group, require_framework
 
@@ -93,6 +94,7 @@ class UBAWarmRestarts(LRScheduler):
             self.configs.append(
                 make_restart_config(names, first_steps=T_0, t_mul=T_mult, peak_lr=peak, min_lr=floor, phi=phi)
             )
+        self._curves = [RestartCache(cfg) for cfg in self.configs]
         self._position = float(last_epoch)  # the step on the restart schedule; fractional after step(1.5)
         super().__init__(optimizer, last_epoch)
 
@@ -147,7 +149,7 @@ class UBAWarmRestarts(LRScheduler):
         # As the built-in's step(): no step-order check (step(epoch) needs no optimizer step).
         self.last_epoch = math.floor(self._position)
         self._step_count += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+        for group, lr in zip(self.optimizer.param_groups, self._rates(), strict=True):
             if isinstance(group["lr"], torch.Tensor):
                 group["lr"].fill_(lr)  # in place: a compiled step keeps reading the same tensor
             else:
@@ -159,11 +161,21 @@ class UBAWarmRestarts(LRScheduler):
     # torch annotates get_lr as list[float | Tensor]; this one returns Python floats only, and
     # list is invariant, so the narrower (true) return type needs the ignore.
     def get_lr(self) -> list[float]:  # type: ignore[override]
-        """The rates at the current position; called by ``step()``."""
-        return [float(cfg(self._position)) for cfg in self.configs]
+        """The rates at the current position. ``step()`` computes them itself: called from
+        outside it, this warns as torch's schedulers do (use ``get_last_lr()``)."""
+        warnings.warn(
+            "To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return self._rates()
+
+    def _rates(self) -> list[float]:
+        return [curve(self._position) for curve in self._curves]
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
+        del state["_curves"]
         state["configs"] = [cfg.to_dict() for cfg in self.configs]
         return state
 
@@ -182,3 +194,4 @@ class UBAWarmRestarts(LRScheduler):
         configs = [RestartConfig.from_dict(d) for d in state.pop("configs")]
         super().load_state_dict(state)
         self.configs = configs
+        self._curves = [RestartCache(cfg) for cfg in configs]
