@@ -39,9 +39,12 @@ def python(code: str, *args: str) -> subprocess.CompletedProcess:
     "name,module,entry",
     [
         ("torch", "uba_torch", "UBALR"),
+        ("torch", "uba_torch", "UBAWarmRestarts"),
         ("jax", "uba_jax", "uba_decay_schedule"),
         ("jax", "uba_jax", "warmup_uba_decay_schedule"),
+        ("jax", "uba_jax", "uba_sgdr_schedule"),
         ("tf", "uba_tf", "UBADecay"),
+        ("tf", "uba_tf", "UBADecayRestarts"),
     ],
 )
 def test_every_adapter_defaults_to_the_core_default_phi(name: str, module: str, entry: str) -> None:

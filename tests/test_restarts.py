@@ -9,6 +9,7 @@ tests/test_upstream_cosine.py.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import math
 
@@ -408,3 +409,28 @@ def test_optax_sgdr_errors_name_the_cycle(uba_jax) -> None:
 @pytest.mark.parametrize("build,arg,bad", HOSTILE_CASES)
 def test_hostile_arguments_fail_at_construction_naming_them(build, arg: str, bad) -> None:
     assert_rejected(build, arg, bad)
+
+
+# --- the drop-ins keep the built-ins' positional arguments ---------------------------------
+
+DROP_INS = {
+    "torch": ("torch", "uba_torch", "UBAWarmRestarts", "torch.optim.lr_scheduler", "CosineAnnealingWarmRestarts"),
+    "optax": ("jax", "uba_jax", "uba_sgdr_schedule", "optax", "sgdr_schedule"),
+    "keras": ("tf", "uba_tf", "UBADecayRestarts", "keras.optimizers.schedules", "CosineDecayRestarts"),
+}
+
+
+@pytest.mark.parametrize("framework_name", list(DROP_INS))
+def test_drop_ins_keep_the_builtins_positional_arguments(framework_name: str) -> None:
+    """Same names, order and defaults as the built-in's positional parameters; phi keyword-only."""
+    name, module, ours, builtin_module, builtin = DROP_INS[framework_name]
+    framework(name, builtin_module.split(".")[0])
+    ours_sig = inspect.signature(getattr(importlib.import_module(module), ours))
+    builtin_sig = inspect.signature(getattr(importlib.import_module(builtin_module), builtin))
+
+    def positional(sig):
+        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        return [(p.name, p.default) for p in sig.parameters.values() if p.kind in kinds and p.name != "self"]
+
+    assert positional(ours_sig) == positional(builtin_sig)
+    assert ours_sig.parameters["phi"].kind is inspect.Parameter.KEYWORD_ONLY
