@@ -17,7 +17,7 @@ from conftest import framework
 
 import uba_core
 import uba_core.experimental
-from uba_core import DEFAULT_PHI, UBAConfig, describe_phi
+from uba_core import DEFAULT_PHI, RestartConfig, UBAConfig, describe_phi
 from uba_core._validation import EXTRAS, install_command
 
 FRAMEWORKS = ("torch", "jax", "optax", "tensorflow", "keras", "matplotlib")
@@ -40,9 +40,12 @@ def python(code: str, *args: str) -> subprocess.CompletedProcess:
     "name,module,entry",
     [
         ("torch", "uba_torch", "UBALR"),
+        ("torch", "uba_torch", "UBAWarmRestarts"),
         ("jax", "uba_jax", "uba_decay_schedule"),
         ("jax", "uba_jax", "warmup_uba_decay_schedule"),
+        ("jax", "uba_jax", "uba_sgdr_schedule"),
         ("tf", "uba_tf", "UBADecay"),
+        ("tf", "uba_tf", "UBADecayRestarts"),
     ],
 )
 def test_every_adapter_defaults_to_the_core_default_phi(name: str, module: str, entry: str) -> None:
@@ -217,6 +220,27 @@ def test_cli_rebudget_in_the_stable_phase_only_changes_the_total() -> None:
     np.testing.assert_allclose(got, cosine, rtol=1e-5, atol=1e-12)
 
 
+def test_cli_curve_draws_warm_restarts(tmp_path, plotting) -> None:
+    """--restart-steps 10 --restart-mult 2: cycles of 10, 20, 40 steps over --total-steps 70, for each
+    phi; printed, written (every step) and plotted as the core's RestartConfig."""
+    png, table = tmp_path / "r.png", tmp_path / "r.csv"
+    proc = uba("curve", "--total-steps", "70", "--peak-lr", "0.1", "--min-lr", "0.001", "--phi", "2", "8",
+               "--restart-steps", "10", "--restart-mult", "2", "--steps", "0", "5", "10", "29", "30", "70",
+               "--png", str(png), "--csv", str(table))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    cfgs = [RestartConfig(first_steps=10, peak_lr=0.1, min_lr=0.001, phi=phi, t_mul=2.0) for phi in (2.0, 8.0)]
+    rows = [line.split() for line in proc.stdout.splitlines()[1:7]]
+    assert [int(row[0]) for row in rows] == [0, 5, 10, 29, 30, 70]
+    for row in rows:
+        np.testing.assert_allclose([float(x) for x in row[1:]], [c(int(row[0])) for c in cfgs], rtol=1e-5)
+    np.testing.assert_allclose([float(rows[i][1]) for i in (0, 2, 4, 5)], 0.1, rtol=1e-12)  # each restart
+    data = np.loadtxt(table, delimiter=",", skiprows=1)
+    np.testing.assert_array_equal(data[:, 0], np.arange(71))
+    for column, cfg in enumerate(cfgs, start=1):
+        np.testing.assert_array_equal(data[:, column], cfg(data[:, 0]))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_cli_csv_is_written_in_blocks_with_every_step(tmp_path) -> None:
     table = tmp_path / "long.csv"
     total = 150_000  # more than two of the CLI's blocks
@@ -320,6 +344,15 @@ def test_cli_phi_describes_the_shape(flag: str, value: str, phi: float) -> None:
             "`--rebudget` TOTAL must be > --warmup-steps + --stable-steps = 100 (the decay needs at least one step)",
         ),
         ([*CURVE, "--rebudget", "50", str(2**53 + 1)], f"`--rebudget` TOTAL must be <= 2**53 = {2**53}"),
+        # warm restarts
+        ([*CURVE, "--restart-steps", "0"], "`--restart-steps` must be >= 1. Received: --restart-steps=0"),
+        ([*CURVE, "--restart-steps", "10", "--restart-mult", "0"], "`--restart-mult` must be > 0"),
+        ([*CURVE, "--restart-mult", "2"], "`--restart-mult` needs --restart-steps. Received: --restart-mult=2.0."),
+        (
+            [*CURVE, "--restart-steps", "10", "--warmup-steps", "5"],
+            "`--warmup-steps` cannot be combined with --restart-steps",
+        ),
+        ([*CURVE, "--restart-steps", "10", "--rebudget", "50", "300"], "`--rebudget` cannot be combined"),
         (
             [*CURVE, "--rebudget", "50", str(10**7 + 1), "--csv", "never.csv"],
             f"`--rebudget` TOTAL (the final budget) must be <= 10000000 with --csv (a row per step). "

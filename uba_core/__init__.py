@@ -17,6 +17,7 @@ from uba_core._chebyshev import (
     phi_for_condition_number,
     worst_case_residual,
 )
+from uba_core._restarts import RestartConfig, restart_lr
 from uba_core._schedule import DEFAULT_PHI, UBAConfig, uba_factor, uba_lr
 from uba_core._spectrum import Spectrum, stochastic_lanczos_quadrature
 from uba_core._transfer import LRTransfer, transfer_lr
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULT_PHI",
     "LRTransfer",
     "PhiShape",
+    "RestartConfig",
     "Spectrum",
     "UBAConfig",
     "__version__",
@@ -38,6 +40,7 @@ __all__ = [
     "mean_lr_factor",
     "mean_sq_lr_factor",
     "phi_for_condition_number",
+    "restart_lr",
     "stochastic_lanczos_quadrature",
     "transfer_lr",
     "uba_factor",

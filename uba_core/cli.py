@@ -5,6 +5,7 @@ Examples::
     uba curve --total-steps 1000 --peak-lr 0.1 --phi 0.5 2 8 --steps 0 500 999 \\
         --png curves.png --csv curves.csv
     uba curve --total-steps 1000 --peak-lr 0.1 --stable-steps 600 --rebudget 800 1500
+    uba curve --total-steps 700 --peak-lr 0.1 --phi 2 8 --restart-steps 100 --restart-mult 2
     uba phi --phi 8
     uba phi --kappa 100
     uba transfer-lr --total-steps 4000 --peak-lr 3e-4 --warmup-steps 200 --phi 0.5 8
@@ -22,17 +23,19 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import NoReturn
+from typing import Any, NoReturn, Protocol
 
 import numpy
 
 from uba_core import __version__
 from uba_core._chebyshev import describe_phi, phi_for_condition_number
+from uba_core._restarts import RestartConfig, make_restart_config
 from uba_core._schedule import DEFAULT_PHI, UBAConfig, make_config
 from uba_core._select import AnnealingLaw, PhiSelection, check_plan, select_phi
 from uba_core._transfer import transfer_lr
@@ -120,6 +123,7 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
         metavar=("STEP", "TOTAL"),
         help="at STEP, change the budget to TOTAL steps (repeatable, applied in order)",
     )
+    _add_restart_flags(curve)
     curve.add_argument("--steps", type=int, nargs="+", help="steps to print (default: 11 evenly spaced)")
     curve.add_argument("--png", help="write a plot of the whole curves here, as PNG (needs matplotlib)")
     curve.add_argument("--csv", help="write step,phi=... columns for every step 0..T here")
@@ -241,6 +245,90 @@ def _rebudgeted(config: UBAConfig, changes: Sequence[Sequence[int]]) -> UBAConfi
     return config
 
 
+def _add_restart_flags(curve: argparse.ArgumentParser) -> None:
+    curve.add_argument(
+        "--restart-steps",
+        type=int,
+        metavar="T0",
+        help="warm restarts: the first cycle's length; each cycle decays from --peak-lr to --min-lr "
+        "(RestartConfig, as CosineAnnealingWarmRestarts' T_0), over --total-steps",
+    )
+    curve.add_argument(
+        "--restart-mult",
+        type=float,
+        metavar="M",
+        help="with --restart-steps: each cycle is M times as long as the one before (default 1)",
+    )
+
+
+class _Curve(Protocol):
+    """What the printing, --csv and --png code reads of a curve (a UBAConfig, or a _RestartCurve)."""
+
+    @property
+    def total_steps(self) -> int: ...
+    @property
+    def warmup_steps(self) -> int: ...
+    @property
+    def stable_steps(self) -> int: ...
+    @property
+    def rebudgets(self) -> tuple[tuple[int, float], ...]: ...
+    @property
+    def phi(self) -> float: ...
+
+    def __call__(self, step: Any) -> Any: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class _RestartCurve:
+    """One phi's curve with warm restarts, drawn over 0..total_steps."""
+
+    restarts: RestartConfig
+    total_steps: int
+    warmup_steps: int = 0
+    stable_steps: int = 0
+    rebudgets: tuple[tuple[int, float], ...] = ()
+
+    @property
+    def phi(self) -> float:
+        return self.restarts.phi
+
+    def __call__(self, step: Any) -> Any:
+        return self.restarts(step)
+
+
+def _with_restarts(args: argparse.Namespace, configs: list[UBAConfig]) -> Sequence[_Curve]:
+    """``configs`` with warm restarts where --restart-steps asks for them; errors name the flags."""
+    if args.restart_steps is None:
+        if args.restart_mult is not None:
+            raise ValueError(
+                f"Argument `--restart-mult` needs --restart-steps. Received: --restart-mult={args.restart_mult}."
+            )
+        return configs
+    for flag, value in (("--warmup-steps", args.warmup_steps), ("--stable-steps", args.stable_steps)):
+        if value:
+            raise ValueError(
+                f"Argument `{flag}` cannot be combined with --restart-steps (every cycle decays from the peak). "
+                f"Received: {flag}={value}."
+            )
+    if args.rebudget:
+        raise ValueError(
+            "Argument `--rebudget` cannot be combined with --restart-steps. Received: --rebudget {} {}.".format(
+                *args.rebudget[0]
+            )
+        )
+    names = {"first_steps": "--restart-steps", "t_mul": "--restart-mult", "peak_lr": "--peak-lr", "min_lr": "--min-lr"}
+    mult = 1.0 if args.restart_mult is None else args.restart_mult
+    return [
+        _RestartCurve(
+            make_restart_config(
+                names, first_steps=args.restart_steps, t_mul=mult, peak_lr=cfg.peak_lr, min_lr=cfg.min_lr, phi=cfg.phi
+            ),
+            cfg.total_steps,
+        )
+        for cfg in configs
+    ]
+
+
 def _pyplot() -> ModuleType:
     try:
         import matplotlib
@@ -254,7 +342,7 @@ def _pyplot() -> ModuleType:
     return plt
 
 
-def _write_csv(path: str, header: list[str], configs: list[UBAConfig]) -> None:
+def _write_csv(path: str, header: list[str], configs: Sequence[_Curve]) -> None:
     last = configs[0].total_steps
     try:
         with open(path, "w", newline="") as handle:
@@ -282,7 +370,7 @@ def _save_png(path: str, plt: ModuleType, fig: object, dpi: int) -> None:
         raise _Failed(f"cannot write --png {path!r}: {err.strerror or err}") from err
 
 
-def _write_png(path: str, plt: ModuleType, configs: list[UBAConfig]) -> None:
+def _write_png(path: str, plt: ModuleType, configs: Sequence[_Curve]) -> None:
     first = configs[0]
     total, warm = first.total_steps, first.warmup_steps
     switches = [step for step, _ in first.rebudgets]
@@ -324,9 +412,9 @@ def _curve(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
         ]
         _check_steps("--total-steps", [args.total_steps])  # the warmup is shorter
         changes = args.rebudget or []
-        configs = [_rebudgeted(cfg, changes) for cfg in configs]
+        curves = _with_restarts(args, [_rebudgeted(cfg, changes) for cfg in configs])
         _check_steps("--steps", args.steps or [])
-        total = configs[0].total_steps  # the final budget
+        total = curves[0].total_steps  # the final budget
         if args.csv and total > _MAX_CSV_STEPS:
             what = "`--rebudget` TOTAL (the final budget)" if changes else "`--total-steps`"
             received = "--rebudget {} {}".format(*changes[-1]) if changes else f"--total-steps={total}"
@@ -340,15 +428,15 @@ def _curve(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
         shown = numpy.unique(numpy.linspace(0, total, 11).round().astype(numpy.int64))
     else:
         shown = numpy.asarray(args.steps, dtype=numpy.int64)
-    header = ["step"] + [f"phi={cfg.phi:g}" for cfg in configs]
+    header = ["step"] + [f"phi={cfg.phi:g}" for cfg in curves]
     print("  ".join(f"{h:>12}" for h in header))
     for step in shown:
-        print("  ".join([f"{step:>12d}"] + [f"{float(cfg(step)):>12.6g}" for cfg in configs]))
+        print("  ".join([f"{step:>12d}"] + [f"{float(cfg(step)):>12.6g}" for cfg in curves]))
     if args.csv:
-        _write_csv(args.csv, header, configs)
+        _write_csv(args.csv, header, curves)
         print(f"wrote {args.csv}")
     if plt is not None:
-        _write_png(args.png, plt, configs)
+        _write_png(args.png, plt, curves)
         print(f"wrote {args.png}")
 
 

@@ -1,17 +1,20 @@
 """PyTorch adapter: [`UBALR`][uba_torch.UBALR], a closed-form ``LRScheduler`` with the UBA
 curve and a drop-in for ``CosineAnnealingLR``;
-[`get_uba_schedule_with_warmup`][uba_torch.get_uba_schedule_with_warmup], its
+[`UBAWarmRestarts`][uba_torch.UBAWarmRestarts], a drop-in for ``CosineAnnealingWarmRestarts``;
+[`get_uba_schedule_with_warmup`][uba_torch.get_uba_schedule_with_warmup], UBALR's
 transformers-style factory; and [`estimate_spectrum`][uba_torch.estimate_spectrum], the
 Hessian spectrum of a model (for [`uba_core.experimental.suggest_phi`][uba_core.experimental.suggest_phi])."""
 
 from __future__ import annotations
 
+from uba_torch._restarts import UBAWarmRestarts
 from uba_torch._scheduler import UBALR, UBABudgetWarning, get_uba_schedule_with_warmup
 from uba_torch._spectrum import estimate_gradient_noise, estimate_spectrum
 
 __all__ = [
     "UBALR",
     "UBABudgetWarning",
+    "UBAWarmRestarts",
     "estimate_gradient_noise",
     "estimate_spectrum",
     "get_uba_schedule_with_warmup",
