@@ -192,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         "--reuse-sweep", action="store_true", help="take the sweep from this mode's results file instead of training it"
     )
     args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)  # the curvature estimates run here beside the workers: no oversubscription
     seeds = tuple(range(args.seeds or (2 if args.quick else 5)))
     if len(seeds) < 2:
         parser.error("--seeds must be >= 2 (ties are judged by the std over seeds)")
