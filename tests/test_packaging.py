@@ -259,9 +259,10 @@ def test_cli_phi_describes_the_shape(flag: str, value: str, phi: float) -> None:
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["phi", "--phi", "0"], "`phi` must be > 0"),
-        (["phi", "--kappa", "0.5"], "`kappa` must be >= 1"),
-        (["phi", "--kappa", "1e400"], "`kappa` must be finite"),
+        (["phi", "--phi", "0"], "Argument `--phi` must be > 0. Received: --phi=0.0"),
+        (["phi", "--phi", "inf"], "`--phi` must be finite"),
+        (["phi", "--kappa", "0.5"], "Argument `--kappa` must be >= 1.0. Received: --kappa=0.5"),
+        (["phi", "--kappa", "1e400"], "`--kappa` must be finite"),
         (["phi"], "one of the arguments --phi --kappa is required"),
         (["suggest-phi", "--task", "quadratic-k10", "--total-steps", "300"], "invalid choice: 'suggest-phi'"),
         (["curve", "--total-steps", "0", "--peak-lr", "1", "--phi", "2"], "`--total-steps` must be >= 1"),
@@ -352,7 +353,28 @@ def test_cli_an_unwritable_path_exits_1_with_a_message(tmp_path, flag: str, kind
     before = sorted(tmp_path.rglob("*"))
     proc = uba(*CURVE, flag, str(path))
     assert_clean_failure(proc, 1, f"uba curve: error: cannot write {flag} {str(path)!r}: ")
+    assert proc.stdout == ""  # found before the curve is printed, not after
     assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("bad", ["--csv", "--png"])
+def test_cli_an_unwritable_path_leaves_the_other_output_unwritten(tmp_path, plotting, bad: str) -> None:
+    (tmp_path / "old.csv").write_text("kept as it was\n")
+    paths = {"--csv": str(tmp_path / "old.csv"), "--png": str(tmp_path / "new.png")}
+    paths[bad] = str(tmp_path / "missing" / "out")
+    proc = uba(*CURVE, "--csv", paths["--csv"], "--png", paths["--png"])
+    assert_clean_failure(proc, 1, f"cannot write {bad} {paths[bad]!r}: ")
+    assert proc.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.csv"]  # the probe of new.png removed it again
+    assert (tmp_path / "old.csv").read_text() == "kept as it was\n"
+
+
+def test_cli_a_writable_path_that_exists_is_overwritten(tmp_path) -> None:
+    table = tmp_path / "c.csv"
+    table.write_text("an old table that is longer than the new one\n" * 1000)
+    proc = uba("curve", "--total-steps", "3", "--peak-lr", "1", "--csv", str(table))
+    assert proc.returncode == 0, proc.stderr
+    assert table.read_text().splitlines()[0] == "step,phi=2" and len(table.read_text().splitlines()) == 5
 
 
 def test_cli_png_without_matplotlib_exits_1_before_any_output(tmp_path) -> None:
@@ -510,7 +532,15 @@ def test_cli_select_phi_prints_the_library_report_and_plots(pilots, tmp_path, pl
             lambda p: p.write_text("step,rate,loss\n0,0.1,2.0\n"),
             "must have a header with the columns step, lr and loss",
         ),
-        (lambda p: p.write_text("step,lr,loss\n0,0.1,abc\n"), "must hold numbers in step, lr and loss"),
+        (
+            lambda p: p.write_text("step,lr,loss\n0,0.1,2.0\n1,0.1,abc\n"),
+            "must hold numbers in step, lr and loss: line 3: could not convert string to float: 'abc'",
+        ),
+        (
+            lambda p: p.write_text("step,lr,loss,other\n0,0.1,2.0,x\n1,0.1,1.9,x\n\n2,0.1\n"),
+            "must have a value in step, lr and loss on every row: line 5 has 2 fields where the header has 4. "
+            "Received: line 5 = ['2', '0.1'].",
+        ),
         (lambda p: p.write_text("step,lr,loss\n"), "has no rows"),
         (lambda p: p.write_text("step,lr,loss\n0,0.1,2\n1,0.1,1.9\n2,0.05,1.8\n"), "is too short"),
         (lambda p: p.write_text("step,lr,loss\n" + "".join(f"{k},0.1,nan\n" for k in range(20))), "finite loss"),
@@ -531,6 +561,13 @@ def test_cli_select_phi_argument_errors(pilots, tmp_path) -> None:
     assert_clean_failure(bad_peak, 2, "Argument `--peak-lr` must be > 0. Received: --peak-lr=-1.0")
     missing = uba("select-phi", "--log", str(tmp_path / "none.csv"), *SELECT)
     assert_clean_failure(missing, 1, f"cannot read --log {str(tmp_path / 'none.csv')!r}")
+
+
+def test_cli_select_phi_checks_its_png_path_before_fitting(pilots, tmp_path, plotting) -> None:
+    png = tmp_path / "missing" / "predicted.png"
+    proc = uba("select-phi", "--log", pilots[0], "--log", pilots[1], *SELECT, "--png", str(png))
+    assert_clean_failure(proc, 1, f"uba select-phi: error: cannot write --png {str(png)!r}: ")
+    assert proc.stdout == ""
 
 
 @pytest.mark.parametrize(
