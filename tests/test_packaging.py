@@ -7,12 +7,14 @@ import inspect
 import os
 import subprocess
 import sys
+import tarfile
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from _checkout import DEMO_OUTPUTS, copy_with_demo_outputs
 from conftest import framework
 
 import uba_core
@@ -103,6 +105,30 @@ def test_the_install_hints_match_the_declared_extras() -> None:
             declared.setdefault(extra, set()).add(req.strip().replace(" ", ""))
     for extra, reqs in EXTRAS.items():
         assert set(reqs) == declared[extra], extra
+
+
+def test_the_sdist_holds_the_tracked_files_and_nothing_ignored(tmp_path) -> None:
+    """`make demo` then `python -m build`: the sdist is the tracked files, whatever lies beside them."""
+    pytest.importorskip("build")
+    pytest.importorskip("setuptools")
+    checkout, out = tmp_path / "checkout", tmp_path / "dist"
+    tracked = set(copy_with_demo_outputs(checkout))
+    proc = subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(out), str(checkout)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (sdist,) = out.glob("*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {m.name.split("/", 1)[1] for m in tar.getmembers() if m.isfile()}
+    generated = {n for n in names if n in ("PKG-INFO", "setup.cfg") or n.startswith("uba_schedule.egg-info/")}
+    assert "PKG-INFO" in generated
+    assert not names & set(DEMO_OUTPUTS), sorted(names & set(DEMO_OUTPUTS))
+    extra, missing = sorted(names - generated - tracked), sorted(tracked - names)
+    assert not extra, f"the sdist holds files git does not track (exclude them in MANIFEST.in): {extra}"
+    assert not missing, f"the sdist lacks tracked files (include them in MANIFEST.in): {missing}"
 
 
 # --- the uba CLI -------------------------------------------------------------------------------
