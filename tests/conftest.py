@@ -50,13 +50,13 @@ def framework(name: str, module: str) -> ModuleType:
         pytest.skip(f"{name} is not installed: could not import {module!r} ({err})", allow_module_level=True)
 
 
-# --- the reference: the paper's formula, independent of the library's tan form -----------
+# --- the reference: the closed form, independent of the library's tan form ---------------
 
 _REFERENCE_DIGITS = 40
 
 
 def _shape(p, phi):
-    r"""The paper's shape :math:`f(p) = 2u / (2\varphi + (2 - \varphi) u)`, :math:`u = 1 + \cos \pi p`
+    r"""The closed form's shape :math:`f(p) = 2u / (2\varphi + (2 - \varphi) u)`, :math:`u = 1 + \cos \pi p`
     (uba-math.md, "The closed form"), on mpmath numbers, ``p`` in [0, 1]."""
     u = 1 + mpmath.cos(mpmath.pi * p)
     return 2 * u / (2 * phi + (2 - phi) * u)
@@ -102,7 +102,7 @@ def reference_lr(t: float, cfg: UBAConfig, changes: Sequence[tuple[int, int]] = 
     stable phase, then ``min_lr + (peak_lr - min_lr) * f(p) ** exponent`` with
     p = 1 - q from :func:`reference_remaining` (without stable steps or re-budgets,
     p = (t - W) / (T - W) clipped to [0, 1]), in 40-digit arithmetic. The exponent is 1
-    (the paper's curve) unless set.
+    (the UBA curve itself) unless set.
 
     ``changes``: budget changes ``(step, new_total)`` applied to ``cfg`` in order (what
     ``cfg.rebudget(step, new_total)`` promises), evaluated from their meaning, not from

@@ -1,7 +1,7 @@
 """Budgets that change, on the torch side: ``UBALR``'s stable phase, ``rebudget``, ``cooldown``
 and the ``on_budget_change`` policy of ``load_state_dict``.
 
-Compared with: an independent formula written here (the paper's shape from
+Compared with: an independent formula written here (the closed form's shape from
 tests/conftest.py, placed on the steps by hand), transformers' ``get_wsd_schedule``
 at phi = 2, the core's ``UBAConfig.rebudget`` / ``cooldown`` curves (exactly, since the
 adapter evaluates the core), and a real HF ``Trainer`` resumed with a larger
@@ -57,7 +57,7 @@ def configs(plan: dict[str, Any] = PLAN, peaks=PEAKS) -> list[UBAConfig]:
 
 
 def reference(t: int, peak: float, floor: float, phi: float, *, W: int, S: int, T: int, q0=1.0, s0=None) -> float:
-    """Warmup from 0 over W steps, the peak for S steps, then the paper's shape f(1 - q) on the
+    """Warmup from 0 over W steps, the peak for S steps, then the closed form's shape f(1 - q) on the
     remaining fraction q, which falls linearly to 0 at T: from 1 at W + S, or (after a
     re-budget at step s0) from q0 at s0."""
     if t < W:
