@@ -144,6 +144,15 @@ def markdown(summary: dict, tasks: list[str], schedules: tuple, budgets: dict, m
 
 
 def plot(summary: dict, task: str, budget: int, schedules: tuple, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = figure(summary, task, budget, schedules)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def figure(summary: dict, task: str, budget: int, schedules: tuple):
+    """The lr and training-loss curves of one cell, each schedule at its chosen lr."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -182,8 +191,7 @@ def plot(summary: dict, task: str, budget: int, schedules: tuple, path: Path) ->
     )
     # Below the axes, where it hides no curve.
     fig.legend(loc="outside lower center", ncols=min(4, len(shown)), fontsize=7, frameon=False)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 def main(argv: list[str] | None = None) -> int:
