@@ -30,10 +30,10 @@ def plotting() -> None:
     framework("plot", "matplotlib")
 
 
-def python(code: str, *args: str) -> subprocess.CompletedProcess:
+def python(code: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter; return the finished process."""
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True, timeout=300, env=env
     )
 
 
@@ -434,23 +434,15 @@ def test_cli_works_under_python_OO(args: list[str], expected: str) -> None:
 
 
 def test_printing_a_few_steps_of_a_huge_budget_allocates_no_curve() -> None:
-    resource = pytest.importorskip("resource")  # POSIX
+    pytest.importorskip("resource")  # POSIX
     limit = 512 * 2**20  # bytes of address space; the steps of the whole curve alone are 763 MiB
-
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
+    # The child caps itself before it imports numpy: a preexec_fn would run Python code in
+    # a fork of this process, whose threads (JAX's) make that unsafe.
+    cap = f"import resource, sys; resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))"
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # no per-thread buffers
-    whole = subprocess.run(
-        [sys.executable, "-c", "import numpy; numpy.arange(100_000_001)"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=cap,
-        env=env,
-    )
+    whole = python(f"{cap}\nimport numpy; numpy.arange(100_000_001)", env=env)
     assert whole.returncode != 0 and "MemoryError" in whole.stderr  # the cap holds
-    proc = uba("curve", "--total-steps", "100000000", "--peak-lr", "1", "--steps", "0", "1", preexec_fn=cap, env=env)
+    proc = uba("curve", "--total-steps", "100000000", "--peak-lr", "1", "--steps", "0", "1", prelude=cap, env=env)
     assert proc.returncode == 0, proc.stderr
     assert [line.split() for line in proc.stdout.splitlines()[1:]] == [["0", "1"], ["1", "1"]]
 
