@@ -10,7 +10,7 @@ for the rules shared with suggested.py):
   a tie is a difference within one standard deviation over the seeds.
 
     python benchmarks/budgeted.py            # the full grid (about an hour on 2 cores)
-    python benchmarks/budgeted.py --quick    # a small subset (about 3 minutes)
+    python benchmarks/budgeted.py --quick    # a small subset (17.5 min measured on 2 busy cores)
     python benchmarks/budgeted.py --replot   # only redraw the PNGs from the stored json
 
 ``python benchmarks/suggested.py grid`` then trains the phi drawn from each task's
