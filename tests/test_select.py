@@ -3,7 +3,7 @@
 Every check compares with something computed here, independently of the code under
 test: numpy's own covariance, SGD simulated on a known noisy quadratic, the annealing
 law evaluated by the test's own S1 / S2, and closed-form least-squares gradients and
-Hessians. The UBA curve is the paper's formula, written out in :func:`uba_rates`.
+Hessians. The UBA curve is the closed form, written out in :func:`uba_rates`.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ import argparse
 import csv
 import dataclasses
 import io
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -342,6 +343,22 @@ def _pyplot() -> ModuleType:
     return plt
 
 
+def _check_writable(flag: str, path: str | None) -> None:
+    """Fail before any output if ``path`` cannot be written: the whole curve is printed
+    before the files are written, and a typo in a folder name should not cost that wait.
+    Opening for append changes no existing file; a file created here is removed again."""
+    if path is None:
+        return
+    existed = os.path.lexists(path)
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as err:
+        raise _Failed(f"cannot write {flag} {path!r}: {err.strerror or err}") from err
+    if not existed:
+        os.remove(path)
+
+
 def _write_csv(path: str, header: list[str], configs: Sequence[_Curve]) -> None:
     last = configs[0].total_steps
     try:
@@ -424,6 +441,8 @@ def _curve(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
     except (TypeError, ValueError) as err:
         usage(str(err))
     plt = _pyplot() if args.png else None
+    _check_writable("--csv", args.csv)
+    _check_writable("--png", args.png)
     if args.steps is None:
         shown = numpy.unique(numpy.linspace(0, total, 11).round().astype(numpy.int64))
     else:
@@ -445,7 +464,8 @@ def _phi(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
         phi = phi_for_condition_number(args.kappa) if args.kappa is not None else args.phi
         shape = describe_phi(phi)
     except (TypeError, ValueError) as err:
-        usage(str(err))
+        flag = "kappa" if args.kappa is not None else "phi"  # the core names its argument; the user typed a flag
+        usage(str(err).replace(f"`{flag}`", f"`--{flag}`").replace(f"Received: {flag}=", f"Received: --{flag}="))
     what = {
         "cosine": "cosine annealing exactly",
         "convex": "drops early and keeps a long low tail (Chebyshev shape of kappa = phi / 2)",
@@ -458,27 +478,41 @@ def _phi(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
 
 
 def _read_log(path: str) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
-    """(steps, lrs, losses) of a pilot's CSV; a bad table is a ValueError naming the file."""
+    """(steps, lrs, losses) of a pilot's CSV; a bad table is a ValueError naming the file and the line."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:  # a spreadsheet's BOM is not a name
-            rows = list(csv.reader(handle))
+            reader = csv.reader(handle)
+            rows = [(reader.line_num, row) for row in reader]  # the line a row ends on, as an editor counts
     except (OSError, UnicodeDecodeError) as err:
         raise _Failed(f"cannot read --log {path!r}: {getattr(err, 'strerror', None) or err}") from err
-    header = [h.strip().lower() for h in rows[0]] if rows else []
+    header = [h.strip().lower() for h in rows[0][1]] if rows else []
     missing = [c for c in ("step", "lr", "loss") if c not in header]
     if missing:
         raise ValueError(
             f"Argument `--log` {path!r} must have a header with the columns step, lr and loss. "
-            f"Received: header {rows[0] if rows else []!r}."
+            f"Received: header {rows[0][1] if rows else []!r}."
         )
-    cols = [header.index(c) for c in ("step", "lr", "loss")]
-    try:
-        table = numpy.array([[float(row[c]) for c in cols] for row in rows[1:] if row], dtype=numpy.float64)
-    except (ValueError, IndexError) as err:
-        raise ValueError(f"Argument `--log` {path!r} must hold numbers in step, lr and loss: {err}.") from err
-    if table.size == 0:
+    names = ("step", "lr", "loss")
+    cols = [header.index(c) for c in names]
+    table = []
+    for line, row in rows[1:]:
+        if not row:
+            continue
+        if len(row) <= max(cols):
+            raise ValueError(
+                f"Argument `--log` {path!r} must have a value in step, lr and loss on every row: line {line} has "
+                f"{len(row)} fields where the header has {len(header)}. Received: line {line} = {row!r}."
+            )
+        try:
+            table.append([float(row[c]) for c in cols])
+        except ValueError as err:
+            raise ValueError(
+                f"Argument `--log` {path!r} must hold numbers in step, lr and loss: line {line}: {err}."
+            ) from err
+    if not table:
         raise ValueError(f"Argument `--log` {path!r} has no rows. Received: an empty table.")
-    return table[:, 0], table[:, 1], table[:, 2]
+    data = numpy.array(table, dtype=numpy.float64)
+    return data[:, 0], data[:, 1], data[:, 2]
 
 
 def _check_select_flags(args: argparse.Namespace) -> None:
@@ -497,6 +531,7 @@ def _check_select_flags(args: argparse.Namespace) -> None:
 def _select_phi(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
     try:
         _check_select_flags(args)
+        _check_writable("--png", args.png)  # before the logs are read and fitted
         logs = [_read_log(path) for path in args.log]  # unreadable: exit 1 (_Failed), malformed: 2
         law = AnnealingLaw.fit(logs, skip_steps=args.skip_steps)  # None: each log's warmup
         report = select_phi(
