@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
-# The phi family, then the quick budgeted comparison (about 3 minutes on 2 cores).
+# The phi family, then the quick budgeted comparison (about 300 small training runs): 18 minutes
+# measured on 2 busy cores (docs/getting-started.md, "Times").
 demo: $(STAMP)
 	$(BIN)/uba curve --total-steps 1000 --peak-lr 1.0 --phi 0.25 0.5 1 2 4 8 16 \
 		--steps 0 250 500 750 900 999 --png docs/phi_family.png --csv docs/phi_family.csv
@@ -69,6 +70,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/budgeted.py
 	$(BIN)/python benchmarks/selector.py
+	$(BIN)/python benchmarks/selector.py --heldout
+	$(BIN)/python benchmarks/selector.py --new-task
+	$(BIN)/python benchmarks/selector.py --trial
+	$(BIN)/python benchmarks/transfer.py
 
 clean:
 	rm -rf $(VENV) build dist site *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -10,7 +10,8 @@ for the rules shared with suggested.py):
   a tie is a difference within one standard deviation over the seeds.
 
     python benchmarks/budgeted.py            # the full grid (about an hour on 2 cores)
-    python benchmarks/budgeted.py --quick    # a small subset (about 3 minutes)
+    python benchmarks/budgeted.py --quick    # a small subset (17.5 min measured on 2 busy cores)
+    python benchmarks/budgeted.py --replot   # only redraw the PNGs from the stored json
 
 ``python benchmarks/suggested.py grid`` then trains the phi drawn from each task's
 curvature on the same grid.
@@ -142,37 +143,55 @@ def markdown(summary: dict, tasks: list[str], schedules: tuple, budgets: dict, m
     return "\n".join(out) + "\n"
 
 
-def plot(summary: dict, task: str, budget: int, schedules: tuple, metric: str, path: Path) -> None:
+def plot(summary: dict, task: str, budget: int, schedules: tuple, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = figure(summary, task, budget, schedules)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def figure(summary: dict, task: str, budget: int, schedules: tuple):
+    """The lr and training-loss curves of one cell, each schedule at its chosen lr."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     cell = next(c for c in summary["cells"] if c["task"] == task and c["budget"] == budget)
-    shown = [s for s in schedules if not s.startswith("uba-")]
+    ubas = [s for s in schedules if s.startswith("uba-")]
     best_uba = f"uba-{cell['uba_best_phi']:g}"
-    shown += [s for s in schedules if s.startswith("uba-") and s in (best_uba, "uba-4", "uba-0.5")]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
+    # Every other schedule, but only three UBA curves (more would be unreadable): the phi
+    # chosen on validation, and 0.5 and 4 for the two sides of cosine. The title says so.
+    drawn = [s for s in ubas if s in (best_uba, "uba-4", "uba-0.5")]
+    shown = [s for s in schedules if not s.startswith("uba-")] + drawn
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5.2), layout="constrained")
     colors = plt.cm.tab10(np.linspace(0, 1, 10))
-    for i, s in enumerate(dict.fromkeys(shown)):
+    for i, s in enumerate(shown):
         ch = cell["chosen"][s]
         style = dict(
             color=colors[i % 10],
             lw=2.2 if s == best_uba else 1.3,
             ls="-" if s.startswith("uba-") or s == "cosine" else "--",
         )
-        label = s + (" (best phi)" if s == best_uba else "")
-        ax1.plot(ch["lr"] * multipliers(s, budget), label=label, **style)
+        label = s + (" (best phi)" if s == best_uba else "") + (", on cosine's curve" if s == "uba-2" else "")
+        ax1.plot(ch["lr"] * multipliers(s, budget), **style)
         x = np.linspace(0, budget, len(ch["curve"]))
         ax2.plot(x, ch["curve"], label=f"{label}: test {fmt(ch['test'], ch['std'])}", **style)
-    ax1.set(title=f"{task}, T = {budget}: lr of each schedule's chosen run", xlabel="step", ylabel="learning rate")
+    ax1.set(title="lr of each schedule's chosen run", xlabel="step", ylabel="learning rate")
     ax2.set(title="training loss (mean over seeds, windowed)", xlabel="step", ylabel="train loss", yscale="log")
-    ax1.legend(fontsize=7)
-    ax2.legend(fontsize=6)
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    phis = ", ".join(s.removeprefix("uba-") + (" (best on validation)" if s == best_uba else "") for s in drawn)
+    left_out = [s.removeprefix("uba-") for s in ubas if s not in drawn]
+    fig.suptitle(
+        f"{task}, T = {budget}: every schedule at its chosen lr; UBA for phi = {phis}"
+        + (f" (not drawn: phi = {', '.join(left_out)}; all are in the table)" if left_out else ""),
+        fontsize=10,
+    )
+    # Below the axes, where it hides no curve.
+    fig.legend(loc="outside lower center", ncols=min(4, len(shown)), fontsize=7, frameon=False)
+    return fig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--resume", action="store_true", help="keep the jobs an interrupted run finished (results/*.jobs.jsonl)"
     )
+    parser.add_argument(
+        "--replot", action="store_true", help="redraw the PNGs from results/budgeted[-quick].json, training nothing"
+    )
     args = parser.parse_args(argv)
     seeds = tuple(range(args.seeds or (2 if args.quick else 3)))
     if len(seeds) < 2:
@@ -194,6 +216,12 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out) if args.out else RESULTS
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = "budgeted-quick" if args.quick else "budgeted"
+    if args.replot:
+        record = json.loads((out_dir / f"{stem}.json").read_text())
+        for task, task_budgets in record["budgets"].items():
+            plot(record["summary"], task, task_budgets[-1], tuple(record["schedules"]), out_dir / f"{stem}-{task}.png")
+        print(f"redrew {', '.join(f'{stem}-{task}.png' for task in record['budgets'])} in {out_dir}")
+        return 0
 
     cells = [(t, b, s) for t in args.tasks for b in budgets[t] for s in schedules]
     start = time.perf_counter()
@@ -214,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         print("best lr still at the grid edge after extension:", ", ".join(still_edge))
     for task in args.tasks:
         budget = budgets[task][-1]
-        plot(summary, task, budget, schedules, metric[task], out_dir / f"{stem}-{task}.png")
+        plot(summary, task, budget, schedules, out_dir / f"{stem}-{task}.png")
     command = command_line("budgeted.py", argv)
     compute = sum(seconds.values())
     record = {

@@ -28,7 +28,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from tasks import TASKS  # noqa: E402
+from tasks import ALL_TASKS  # noqa: E402
 
 MAX_EXTENSIONS = 3
 
@@ -62,7 +62,7 @@ def run_job(job: tuple, keep_losses: bool = False) -> tuple[tuple, list[dict], f
     (with every step's training loss if ``keep_losses``)."""
     task, budget, schedule, lr, seeds = job
     start = time.perf_counter()
-    out = TASKS[task].run(schedule, lr, budget, list(seeds), keep_losses=keep_losses)
+    out = ALL_TASKS[task].run(schedule, lr, budget, list(seeds), keep_losses=keep_losses)
     return job, out, time.perf_counter() - start
 
 
@@ -106,7 +106,7 @@ def run_jobs(
     cost: Callable[[tuple], float] = lambda job: job[1],
     initializer: Callable[[], None] = _init_worker,
     desc: str = "budgeted",
-    lrs: Callable[[tuple], Iterable[float]] = lambda cell: TASKS[cell[0]].lr_grid,
+    lrs: Callable[[tuple], Iterable[float]] = lambda cell: ALL_TASKS[cell[0]].lr_grid,
     extend: bool = True,
 ) -> None:
     """Train every (task, budget, name) cell over its ``lrs`` (default: its task's lr
@@ -181,7 +181,7 @@ def run_grid(cells: list[tuple], seeds: tuple, workers: int, journal: Path | Non
     # Extensions counted from the results, so that a resumed run reports them too.
     extended: dict = {}
     for task, budget, schedule in cells:
-        grid = TASKS[task].lr_grid
+        grid = ALL_TASKS[task].lr_grid
         added = sum(1 for t, b, s, lr in results if (t, b, s) == (task, budget, schedule) and lr not in grid)
         if added:
             extended[(task, budget, schedule)] = added

@@ -5,7 +5,7 @@
 
 ``task`` estimates a task's Hessian spectrum at initialisation (stochastic Lanczos
 quadrature, uba_core / uba_torch / uba_jax) and prints the phi that
-``uba_core.suggest_phi`` draws from it for a budget of T steps.
+``uba_core.experimental.suggest_phi`` draws from it for a budget of T steps.
 
 ``grid``: for every (task, budget) cell of the full grid, the suggested phi (default
 probes and steps) is trained like every other schedule: the same lr grid (extended
@@ -51,7 +51,7 @@ def grid(results_dir: Path, workers: int, resume: bool, command: str) -> int:
             spectra[source] = task_spectrum(source, 0, progress=False)
             cost[source] = {"seconds": time.perf_counter() - start, "hvps": spectra[source].hvps}
         for budget in record["budgets"][task]:
-            suggestions[(task, budget)] = uba_core.suggest_phi(spectra[source], budget)
+            suggestions[(task, budget)] = uba_core.experimental.suggest_phi(spectra[source], budget)
     name = {cell: f"uba-{s.phi:.6g}" for cell, s in suggestions.items()}
     cells = [(task, budget, name[(task, budget)]) for task, budget in suggestions]
     start = time.perf_counter()
@@ -162,7 +162,7 @@ def one_task(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     print(f"task {args.task}, seed {args.seed}")
     print(spectrum)
     print(f"  time            {seconds:.3g} s ({spectrum.hvps} Hessian-vector products)")
-    print(uba_core.suggest_phi(spectrum, args.total_steps))
+    print(uba_core.experimental.suggest_phi(spectrum, args.total_steps))
     return 0
 
 

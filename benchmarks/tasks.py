@@ -118,8 +118,11 @@ def run_digits_torch(task: Task, schedule: str, peak: float, budget: int, seeds:
     out = []
     for seed in seeds:
         torch.manual_seed(seed)
-        model = _torch_mlp()
-        opt = torch.optim.SGD(model.parameters(), lr=peak, momentum=0.9)
+        model = _torch_cnn() if task.name == "digits-cnn" else _torch_mlp()
+        if task.name == "digits-cnn":
+            opt = torch.optim.AdamW(model.parameters(), lr=peak, weight_decay=1e-2)
+        else:  # digits-sgd: plain SGD, as a user's first try
+            opt = torch.optim.SGD(model.parameters(), lr=peak, momentum=0.9 if task.name == "digits-mlp" else 0.0)
         sched = torch_scheduler(schedule, opt, budget, peak)
         losses = np.empty(budget)
         for t, idx in enumerate(batch_indices(len(xtr), budget, 32, seed)):
@@ -170,6 +173,19 @@ def _torch_mlp():
     import torch
 
     return torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+
+
+def _torch_cnn():
+    """A small convolutional net on the 8x8 digits: two 3x3 convolutions with pooling."""
+    import torch
+
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 8, 8)),
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(128, 10),
+    )  # fmt: skip
 
 
 def run_digits_optax(task: Task, schedule: str, peak: float, budget: int, seeds: list[int]) -> list[dict]:
@@ -364,12 +380,12 @@ def task_gradient_noise(task_name: str, seed: int = 0, count: int = 8):
     framework = problem.pop("framework")
     rng = np.random.default_rng(10_000 + seed)
     if framework == "numpy":
-        import uba_core
+        import uba_core.experimental
 
         h = problem["matvec"](np.ones(problem["dim"]))
         x = rng.standard_normal(h.size)
         grads = h * x + 0.05 * rng.standard_normal((count, h.size))
-        return uba_core.gradient_noise(grads, np.full(count, 0.5 * np.sum(h * x * x)), problem["matvec"])
+        return uba_core.experimental.gradient_noise(grads, np.full(count, 0.5 * np.sum(h * x * x)), problem["matvec"])
     if task_name == "char-lm":
         batches = train_windows(rng, count, BATCH)
     else:
@@ -396,6 +412,8 @@ RUNNERS = {
     "quadratic-k10": run_quadratic,
     "quadratic-k1000": run_quadratic,
     "digits-mlp": run_digits_torch,
+    "digits-sgd": run_digits_torch,
+    "digits-cnn": run_digits_torch,
     "digits-optax": run_digits_optax,
     "digits-keras": run_digits_keras,
     "char-lm": run_char_lm,
@@ -416,10 +434,18 @@ TASKS = {
     "char-lm": Task("char-lm", "torch", (40, 120, 400), (1e-3, 3e-3, 1e-2, 3e-2), "bits per character", 40),
 }
 
+# Tasks outside the budgeted grid: a new architecture and optimizer for the selector's
+# held-out scoring, and the plain-SGD MLP of a user's trial (benchmarks/selector.py).
+EXTRA_TASKS = {
+    "digits-cnn": Task("digits-cnn", "torch", (150, 500, 1500), (1e-3, 3e-3, 1e-2, 3e-2), "test cross-entropy", 150),
+    "digits-sgd": Task("digits-sgd", "torch", (1500,), (0.1, 0.8), "test cross-entropy", 1500),
+}
+ALL_TASKS = TASKS | EXTRA_TASKS
+
 
 # --- Hessian spectra for `python benchmarks/suggested.py` -------------------------------
 
-SPECTRUM_TASKS = ("quadratic-k10", "quadratic-k1000", "digits-mlp", "digits-optax", "char-lm")
+SPECTRUM_TASKS = ("quadratic-k10", "quadratic-k1000", "digits-mlp", "digits-optax", "char-lm", "digits-cnn")
 
 
 def spectrum_problem(task_name: str, seed: int = 0) -> dict:
@@ -462,9 +488,9 @@ def spectrum_problem(task_name: str, seed: int = 0) -> dict:
     import torch
 
     torch.manual_seed(seed)
-    if task_name == "digits-mlp":
+    if task_name in ("digits-mlp", "digits-cnn"):
         xtr, ytr = digits_split()["train"]
-        model = _torch_mlp()
+        model = _torch_cnn() if task_name == "digits-cnn" else _torch_mlp()
         return {
             "framework": "torch",
             "model": model,

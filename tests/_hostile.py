@@ -2,10 +2,11 @@
 
 Each row is (field, kind, bad value, expected error, expected message fragment, and
 optionally how the message shows the value, where that is an element of it). The
-field is a field of :class:`uba_core.UBAConfig`, or one of the few arguments that only
-adapters (``alpha``, ``last_epoch``, ``name``, ``config``) or the condition-number
-helpers (``kappa``) have. A test spells the fields in its entry point's argument names
-(``{"total_steps": "T_max", "min_lr": "eta_min"}``) and parametrizes over :func:`cases`;
+field is a field of :class:`uba_core.UBAConfig` or :class:`uba_core.RestartConfig`, or one
+of the few arguments that only adapters (``alpha``, ``T_mult``, ``last_epoch``, ``name``,
+``config``) or the condition-number helpers (``kappa``) have. A test spells the fields in
+its entry point's argument names (``{"total_steps": "T_max", "min_lr": "eta_min"}``) and
+parametrizes over :func:`cases`;
 :func:`assert_rejected` then checks that building with the bad value fails at once,
 with the expected error, naming the argument, the rule and the value received
 (``Argument `T_max` must be >= 1. Received: T_max=0``).
@@ -144,6 +145,12 @@ HOSTILE: tuple[Bad, ...] = (
     Bad("phi", "0d-array", np.array(-1.0), ValueError, POSITIVE),
     Bad("phi", "float32-nan", np.float32(NAN), ValueError, FINITE),
     *_positive("exponent"),
+    # Warm restarts (uba_core.RestartConfig): the first cycle's length, and the factors from
+    # one cycle's length and amplitude to the next.
+    *_count("first_steps", 1),
+    Bad("first_steps", "zero", 0, ValueError, "must be >= 1"),
+    *_positive("t_mul"),
+    *_positive("m_mul"),
     # kappa: a condition number, >= 1 (the phi <-> kappa helpers).
     *_real("kappa", "must be >= 1.0"),
     Bad("kappa", "zero", 0.0, ValueError, "must be >= 1.0"),
@@ -152,6 +159,9 @@ HOSTILE: tuple[Bad, ...] = (
     # alpha: the floor as a fraction of the peak (optax, keras).
     *_real("alpha", NON_NEGATIVE),
     Bad("alpha", "above-one", 1.5, ValueError, "must be <= 1.0"),
+    # T_mult: torch's cycle-length factor, an integer >= 1 as in CosineAnnealingWarmRestarts.
+    *_count("T_mult", 1),
+    Bad("T_mult", "zero", 0, ValueError, "must be >= 1"),
     # last_epoch: torch's step counter; an integer (no integral floats), -1 before the first step.
     *_not_a_number("last_epoch", INTEGER),
     Bad("last_epoch", "float", 3.0, TypeError, INTEGER),

@@ -275,27 +275,40 @@ def test_fixed_lr_jobs_run_only_their_lr_and_are_not_extended(tmp_path) -> None:
     assert list(results) == [(*cell, lr)]
 
 
-def _selection(phi: float, factor: float = 1.0):
-    import uba_core
-
-    cands = tuple(uba_core.PhiCandidate(p, 1.0, 1.0, 0.0) for p in (0.5, 2.0, 8.0))
-    return uba_core.PhiSelection(phi, factor, 0.1 * factor, cands, False, "", "m", "c", 100)
+# --- benchmarks/budgeted.py's plots -------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "phis,expected",
-    [
-        ((8.0, 0.5), (2.0, 1.0, True)),  # opposite sides: cosine, as a fallback
-        ((2.0, 2.0), (2.0, 1.0, False)),  # both keep cosine
-        ((2.0, 8.0), (2.0, 1.0, True)),  # one keeps cosine, the other switches: not the same side
-        ((16.0, 4.0), (4.0, 0.7, False)),  # the same side: the choice nearest 2, with its factor
-        ((0.25, 1.0), (1.0, 0.7, False)),
-    ],
-)
-def test_the_consensus_switches_only_where_the_models_agree(phis, expected) -> None:
-    import selector
+def test_a_budgeted_plot_keeps_its_legend_off_the_curves_and_names_the_phis_left_out() -> None:
+    framework("plot", "matplotlib")
+    import budgeted
+    import matplotlib.pyplot as plt
 
-    first, second = _selection(phis[0], 1.5), _selection(phis[1], 0.7)
-    got = selector.consensus([first, second])
-    assert (got.phi, got.lr_factor, got.fallback) == expected
-    assert got.peak_lr == pytest.approx(0.1 * got.lr_factor)
+    record = json.loads((BENCHMARKS / "results" / "budgeted.json").read_text())
+    schedules = tuple(record["schedules"])
+    fig = budgeted.figure(record["summary"], "char-lm", 400, schedules)
+    try:
+        fig.canvas.draw()
+        assert all(ax.get_legend() is None for ax in fig.axes)
+        (legend,) = fig.legends
+        assert not any(legend.get_window_extent().overlaps(ax.get_window_extent()) for ax in fig.axes)
+        # "uba-0.25 (best phi): test 3.30 ± 0.02" names uba-0.25
+        names = [text.get_text().split(":")[0].split(" ")[0] for text in legend.get_texts()]
+        ubas = [s for s in schedules if s.startswith("uba-")]
+        assert [n for n in names if n not in ubas] == [s for s in schedules if s not in ubas]  # every other one
+        drawn = [n for n in names if n in ubas]
+        left_out = [s.removeprefix("uba-") for s in ubas if s not in drawn]
+        assert drawn and left_out
+        assert f"(not drawn: phi = {', '.join(left_out)};" in fig.get_suptitle()
+    finally:
+        plt.close(fig)
+
+
+def test_budgeted_replot_redraws_from_the_json_and_trains_nothing(tmp_path) -> None:
+    framework("plot", "matplotlib")
+    record = json.loads((BENCHMARKS / "results" / "budgeted.json").read_text())
+    record["budgets"] = {"quadratic-k10": record["budgets"]["quadratic-k10"]}
+    (tmp_path / "budgeted.json").write_text(json.dumps(record))
+    proc = script("budgeted.py", "--replot", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["budgeted-quadratic-k10.png", "budgeted.json"]
+    assert (tmp_path / "budgeted-quadratic-k10.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

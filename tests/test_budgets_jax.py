@@ -3,7 +3,7 @@
 Every schedule is compared with the float64 core curve of the config it stands for
 (``UBAConfig(...)`` called on the steps), under ``jax.jit``; the re-budgeted core curves
 themselves are checked against the shape they should keep (conftest's 40-digit reference
-of the paper's formula), for continuity at the switch and for the floor at the new total.
+of the closed form), for continuity at the switch and for the floor at the new total.
 Real optax loops switch schedules mid-run, keeping the optimizer state.
 """
 

@@ -1,7 +1,7 @@
 """Budgets that change, on the torch side: ``UBALR``'s stable phase, ``rebudget``, ``cooldown``
 and the ``on_budget_change`` policy of ``load_state_dict``.
 
-Compared with: an independent formula written here (the paper's shape from
+Compared with: an independent formula written here (the closed form's shape from
 tests/conftest.py, placed on the steps by hand), transformers' ``get_wsd_schedule``
 at phi = 2, the core's ``UBAConfig.rebudget`` / ``cooldown`` curves (exactly, since the
 adapter evaluates the core), and a real HF ``Trainer`` resumed with a larger
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pytest
 from _processes import run_worker, worker_command, worker_env
-from conftest import framework, group_lrs, reference_factor, sgd, step_lrs
+from conftest import framework, group_lrs, past_the_budget, reference_factor, sgd, step_lrs
 
 torch = framework("torch", "torch")
 
@@ -64,7 +64,7 @@ def configs(plan: dict[str, Any] = PLAN, peaks=PEAKS) -> list[UBAConfig]:
 
 
 def reference(t: int, peak: float, floor: float, phi: float, *, W: int, S: int, T: int, q0=1.0, s0=None) -> float:
-    """Warmup from 0 over W steps, the peak for S steps, then the paper's shape f(1 - q) on the
+    """Warmup from 0 over W steps, the peak for S steps, then the closed form's shape f(1 - q) on the
     remaining fraction q, which falls linearly to 0 at T: from 1 at W + S, or (after a
     re-budget at step s0) from q0 at s0."""
     if t < W:
@@ -102,7 +102,8 @@ def no_warnings() -> Iterator[None]:
 
 def test_stable_phase_in_a_loop_is_the_core_and_the_independent_formula() -> None:
     sched = UBALR(sgd(PEAKS), **PLAN)
-    lrs = run(sched, 110)
+    with past_the_budget():  # 110 updates of a budget of 100
+        lrs = run(sched, 110)
     steps = np.arange(110)
     for g, cfg in enumerate(configs()):
         np.testing.assert_array_equal(lrs[:, g], cfg(steps))
@@ -235,7 +236,8 @@ def test_from_uba_config_carries_the_stable_phase_and_the_rebudgets() -> None:
     cfg = cfg.rebudget(40, 120).rebudget(70, 90)
     sched = UBALR.from_uba_config(sgd((0.5, 0.4)), cfg)
     assert sched.configs == [cfg, cfg]  # each group: the config itself, its peak included
-    lrs = run(sched, 95)
+    with past_the_budget():  # 95 updates of a budget of 90
+        lrs = run(sched, 95)
     np.testing.assert_array_equal(lrs, np.stack([cfg(np.arange(95))] * 2, axis=1))
 
 
@@ -261,7 +263,8 @@ def test_rebudget_in_a_loop_is_continuous_and_ends_at_the_floor(at: int, total: 
     holding = group_lrs(sched.optimizer)  # what update `at` will use
     sched.rebudget(total)
     assert group_lrs(sched.optimizer) == holding and sched.T_max == total and sched.last_epoch == at
-    after = run(sched, total - at + 5)
+    with past_the_budget():  # 5 updates past the new total
+        after = run(sched, total - at + 5)
     steps = np.arange(at, total + 5)
     for g, cfg in enumerate(configs()):
         new = cfg.rebudget(at, total)
@@ -285,7 +288,8 @@ def test_rebudget_keeps_an_external_factor() -> None:
     run(sched, 5)
     holding = group_lrs(sched.optimizer)
     sched.rebudget(130)
-    after = run(sched, 80)
+    with past_the_budget():  # to 135
+        after = run(sched, 80)
     steps = np.arange(55, 135)
     for g, (cfg, factor) in enumerate(zip(configs(), (1.0, 0.5), strict=True)):
         assert after[0, g] == holding[g]
@@ -298,7 +302,8 @@ def test_two_rebudgets_chain() -> None:
     sched.rebudget(200)
     run(sched, 60)
     sched.rebudget(150)
-    after = run(sched, 60)
+    with past_the_budget():  # to 160
+        after = run(sched, 60)
     for g, cfg in enumerate(configs()):
         chained = cfg.rebudget(40, 200).rebudget(100, 150)
         assert sched.configs[g] == chained and len(chained.rebudgets) == 2
@@ -313,7 +318,8 @@ def test_cooldown_from_a_stable_phase_run() -> None:
     assert np.all(before[5:] == PEAKS)
     sched.cooldown(30)
     assert group_lrs(sched.optimizer) == list(PEAKS) and sched.T_max == 80
-    after = run(sched, 35)
+    with past_the_budget():  # to 85, past the cooldown's end at 80
+        after = run(sched, 35)
     for g, cfg in enumerate(configs(plan)):
         new = cfg.cooldown(50, 30)
         assert sched.configs[g] == new and (new.stable_steps, new.total_steps) == (45, 80)
@@ -329,7 +335,8 @@ def test_cooldown_inside_the_decay_is_a_rebudget() -> None:
     a.cooldown(12)
     b.rebudget(82)
     assert a.configs == b.configs and a.T_max == 82
-    np.testing.assert_array_equal(run(a, 15), run(b, 15))
+    with past_the_budget():  # both to 85, past 82
+        np.testing.assert_array_equal(run(a, 15), run(b, 15))
 
 
 def _bad_calls() -> list[Any]:
@@ -358,7 +365,8 @@ def test_bad_arguments_are_named_and_change_nothing(method: str, arg: str, value
     message = str(info.value)
     assert f"`{arg}`" in message and f"{arg}={value!r}" in message and rule in message, message
     assert sched.state_dict() == state and group_lrs(sched.optimizer) == lrs
-    np.testing.assert_array_equal(run(sched, 70)[:, 0], configs()[0](np.arange(40, 110)))
+    with past_the_budget():  # to 110, past 100
+        np.testing.assert_array_equal(run(sched, 70)[:, 0], configs()[0](np.arange(40, 110)))
 
 
 def test_rebudget_into_no_decay_from_the_warmup_is_refused_by_the_core_rule() -> None:
@@ -396,7 +404,8 @@ def _rebudgeted_run() -> tuple[UBALR, dict[str, Any], np.ndarray]:
     sched.rebudget(150)
     run(sched, 20)
     state = saved(sched)
-    return sched, state, run(sched, 75)
+    with past_the_budget():  # to 155
+        return sched, state, run(sched, 75)
 
 
 @pytest.mark.parametrize("built_with", [100, 150], ids=["planned-budget-keep", "new-budget-rebudget"])
@@ -411,7 +420,8 @@ def test_state_dict_round_trip_after_a_rebudget(built_with: int) -> None:
         with no_warnings():
             fresh.load_state_dict(state)
     assert fresh.state_dict() == state and fresh.T_max == 150
-    np.testing.assert_array_equal(run(fresh, 75), future)
+    with past_the_budget():
+        np.testing.assert_array_equal(run(fresh, 75), future)
 
 
 def _checkpoint_at(step: int, plan: dict[str, Any] = PLAN) -> tuple[dict[str, Any], list[float]]:
@@ -491,7 +501,8 @@ def test_on_budget_change_rebudget_continues_to_the_new_total(new_total: int, po
     expected = [c.rebudget(40, new_total) for c in configs()]
     assert sched.configs == expected and sched.T_max == new_total and sched.last_epoch == 40
     assert group_lrs(sched.optimizer) == holding
-    after = run(sched, new_total - 40 + 3)
+    with past_the_budget():  # 3 updates past the new total
+        after = run(sched, new_total - 40 + 3)
     np.testing.assert_array_equal(after, np.stack([c(np.arange(40, new_total + 3)) for c in expected], axis=1))
     np.testing.assert_allclose(after[0], holding, rtol=1e-12, atol=0)  # continuous at the checkpoint's step
     assert np.all(after[new_total - 40 :] == FLOORS)  # the floor at the new total
@@ -547,7 +558,8 @@ def test_on_budget_change_rebudget_continues_a_cosine_annealing_checkpoint() -> 
     cfg = UBAConfig(total_steps=40, peak_lr=0.2, min_lr=0.001)
     np.testing.assert_allclose(first, cfg(np.arange(15)), rtol=1e-12)
     assert ours.T_max == 60 and ours.configs == [cfg.rebudget(15, 60)]
-    after = run(ours, 50)[:, 0]
+    with past_the_budget():  # to 65, past the new T_max of 60
+        after = run(ours, 50)[:, 0]
     # update 15 uses the rate CosineAnnealingLR wrote (its recursion, equal to the curve to
     # rounding); from 16 on, the continued core curve, reaching the floor at the new T_max
     np.testing.assert_allclose(after[0], cfg(15), rtol=1e-12)

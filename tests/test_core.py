@@ -146,6 +146,23 @@ def test_chebyshev_config_reproduces_the_step_sizes(mu: float, L: float, T: int)
     np.testing.assert_allclose(cfg(k - 0.5), independent, rtol=1e-13)
 
 
+@pytest.mark.parametrize("mu,L,T", [(1.0, 1.5, 3), (1.0, 10.0, 8), (0.01, 1.0, 50), (2.0, 2000.0, 200)])
+def test_the_closed_form_is_the_chebyshev_steps_at_phi_2_kappa(mu: float, L: float, T: int) -> None:
+    """The identity that justifies the reconstructed closed form (docs/math.md, "Where the
+    formula comes from"), on the formula itself: conftest's 40-digit reference of f, not
+    the library, with phi = 2 L / mu, lr_peak = 1 / mu, lr_min = 1 / L at t = k - 1/2."""
+    k = np.arange(1, T + 1)
+    with mpmath.workdps(40):  # float64 would cancel in (L + mu) - (L - mu) cos near the end
+        chebyshev = np.array(
+            [float(2 / ((L + mu) - (L - mu) * mpmath.cos((2 * j - 1) * mpmath.pi / (2 * T)))) for j in k]
+        )
+    form = [1 / L + (1 / mu - 1 / L) * reference_factor((j - 0.5) / T, 2 * L / mu) for j in k]
+    np.testing.assert_allclose(form, chebyshev, rtol=1e-14)
+    # Another phi is another schedule: the identity pins phi = 2 kappa, not any phi.
+    other = [1 / L + (1 / mu - 1 / L) * reference_factor((j - 0.5) / T, L / mu) for j in k]
+    assert np.max(np.abs(np.array(other) / chebyshev - 1)) > 1e-2
+
+
 @pytest.mark.parametrize("kappa,T", [(10.0, 5), (10.0, 30), (100.0, 20), (1000.0, 64)])
 def test_chebyshev_steps_attain_the_minimax_residual(kappa: float, T: int) -> None:
     mu, L = 1.0, kappa

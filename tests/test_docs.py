@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _checkout import DEMO_OUTPUTS, copy_with_demo_outputs
 from conftest import framework
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -252,17 +253,29 @@ def test_docstring_cross_references_name_public_objects() -> None:
     assert not bad, f"cross-references to objects the API reference does not render: {bad}"
 
 
-def test_the_site_builds_strict(tmp_path) -> None:
-    """What `make docs` runs, into a temporary folder (skipped without the docs extra)."""
+def test_the_site_builds_strict_with_no_ignored_file(tmp_path) -> None:
+    """What `make docs` runs, in a copy of the checkout beside what `make demo` leaves there
+    (git-ignored): none of that reaches the site, and the benchmark plots there are the
+    ones the pages link (skipped without the docs extra)."""
     pytest.importorskip("mkdocs")
     pytest.importorskip("mkdocstrings")
+    checkout, site = tmp_path / "checkout", tmp_path / "site"
+    copy_with_demo_outputs(checkout)
     proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
-        cwd=ROOT,
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=checkout,
         capture_output=True,
         text=True,
         timeout=300,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (tmp_path / "api" / "uba_core" / "index.html").is_file()
+    assert (site / "api" / "uba_core" / "index.html").is_file()
+    built = {p.name for p in site.rglob("*") if p.is_file()}
+    assert not built & {Path(p).name for p in DEMO_OUTPUTS}, sorted(built & {Path(p).name for p in DEMO_OUTPUTS})
+    linked = {
+        m
+        for page in PAGES[1:]
+        for m in re.findall(r"\]\((?:\.\./)+benchmarks/results/([\w.-]+\.png)\)", page.read_text())
+    }
+    assert linked and {p.name for p in (site / "assets" / "benchmarks").iterdir()} == linked

@@ -334,6 +334,7 @@ HOSTILE_CASES = [
         "uba_decay_schedule",
         lambda **kw: uba_decay_schedule(**{**DECAY, **kw}),
         {"peak_lr": "init_value", "total_steps": "decay_steps", "alpha": "alpha", "phi": "phi", "exponent": "exponent"},
+        valid={"alpha": {"above-one"}},  # a floor above the peak, as optax's (tests/test_upstream_cosine.py)
     ),
     *cases(
         "warmup_uba_decay_schedule",

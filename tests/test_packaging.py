@@ -7,16 +7,19 @@ import inspect
 import os
 import subprocess
 import sys
+import tarfile
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from _checkout import DEMO_OUTPUTS, copy_with_demo_outputs
 from conftest import framework
 
 import uba_core
-from uba_core import DEFAULT_PHI, UBAConfig, describe_phi
+import uba_core.experimental
+from uba_core import DEFAULT_PHI, RestartConfig, UBAConfig, describe_phi
 from uba_core._validation import EXTRAS, install_command
 
 FRAMEWORKS = ("torch", "jax", "optax", "tensorflow", "keras", "matplotlib")
@@ -28,10 +31,10 @@ def plotting() -> None:
     framework("plot", "matplotlib")
 
 
-def python(code: str, *args: str) -> subprocess.CompletedProcess:
+def python(code: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter; return the finished process."""
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True, timeout=300, env=env
     )
 
 
@@ -39,9 +42,12 @@ def python(code: str, *args: str) -> subprocess.CompletedProcess:
     "name,module,entry",
     [
         ("torch", "uba_torch", "UBALR"),
+        ("torch", "uba_torch", "UBAWarmRestarts"),
         ("jax", "uba_jax", "uba_decay_schedule"),
         ("jax", "uba_jax", "warmup_uba_decay_schedule"),
+        ("jax", "uba_jax", "uba_sgdr_schedule"),
         ("tf", "uba_tf", "UBADecay"),
+        ("tf", "uba_tf", "UBADecayRestarts"),
     ],
 )
 def test_every_adapter_defaults_to_the_core_default_phi(name: str, module: str, entry: str) -> None:
@@ -103,6 +109,30 @@ def test_the_install_hints_match_the_declared_extras() -> None:
             declared.setdefault(extra, set()).add(req.strip().replace(" ", ""))
     for extra, reqs in EXTRAS.items():
         assert set(reqs) == declared[extra], extra
+
+
+def test_the_sdist_holds_the_tracked_files_and_nothing_ignored(tmp_path) -> None:
+    """`make demo` then `python -m build`: the sdist is the tracked files, whatever lies beside them."""
+    pytest.importorskip("build")
+    pytest.importorskip("setuptools")
+    checkout, out = tmp_path / "checkout", tmp_path / "dist"
+    tracked = set(copy_with_demo_outputs(checkout))
+    proc = subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(out), str(checkout)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (sdist,) = out.glob("*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {m.name.split("/", 1)[1] for m in tar.getmembers() if m.isfile()}
+    generated = {n for n in names if n in ("PKG-INFO", "setup.cfg") or n.startswith("uba_schedule.egg-info/")}
+    assert "PKG-INFO" in generated
+    assert not names & set(DEMO_OUTPUTS), sorted(names & set(DEMO_OUTPUTS))
+    extra, missing = sorted(names - generated - tracked), sorted(tracked - names)
+    assert not extra, f"the sdist holds files git does not track (exclude them in MANIFEST.in): {extra}"
+    assert not missing, f"the sdist lacks tracked files (include them in MANIFEST.in): {missing}"
 
 
 # --- the uba CLI -------------------------------------------------------------------------------
@@ -216,6 +246,27 @@ def test_cli_rebudget_in_the_stable_phase_only_changes_the_total() -> None:
     np.testing.assert_allclose(got, cosine, rtol=1e-5, atol=1e-12)
 
 
+def test_cli_curve_draws_warm_restarts(tmp_path, plotting) -> None:
+    """--restart-steps 10 --restart-mult 2: cycles of 10, 20, 40 steps over --total-steps 70, for each
+    phi; printed, written (every step) and plotted as the core's RestartConfig."""
+    png, table = tmp_path / "r.png", tmp_path / "r.csv"
+    proc = uba("curve", "--total-steps", "70", "--peak-lr", "0.1", "--min-lr", "0.001", "--phi", "2", "8",
+               "--restart-steps", "10", "--restart-mult", "2", "--steps", "0", "5", "10", "29", "30", "70",
+               "--png", str(png), "--csv", str(table))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    cfgs = [RestartConfig(first_steps=10, peak_lr=0.1, min_lr=0.001, phi=phi, t_mul=2.0) for phi in (2.0, 8.0)]
+    rows = [line.split() for line in proc.stdout.splitlines()[1:7]]
+    assert [int(row[0]) for row in rows] == [0, 5, 10, 29, 30, 70]
+    for row in rows:
+        np.testing.assert_allclose([float(x) for x in row[1:]], [c(int(row[0])) for c in cfgs], rtol=1e-5)
+    np.testing.assert_allclose([float(rows[i][1]) for i in (0, 2, 4, 5)], 0.1, rtol=1e-12)  # each restart
+    data = np.loadtxt(table, delimiter=",", skiprows=1)
+    np.testing.assert_array_equal(data[:, 0], np.arange(71))
+    for column, cfg in enumerate(cfgs, start=1):
+        np.testing.assert_array_equal(data[:, column], cfg(data[:, 0]))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_cli_csv_is_written_in_blocks_with_every_step(tmp_path) -> None:
     table = tmp_path / "long.csv"
     total = 150_000  # more than two of the CLI's blocks
@@ -259,9 +310,10 @@ def test_cli_phi_describes_the_shape(flag: str, value: str, phi: float) -> None:
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["phi", "--phi", "0"], "`phi` must be > 0"),
-        (["phi", "--kappa", "0.5"], "`kappa` must be >= 1"),
-        (["phi", "--kappa", "1e400"], "`kappa` must be finite"),
+        (["phi", "--phi", "0"], "Argument `--phi` must be > 0. Received: --phi=0.0"),
+        (["phi", "--phi", "inf"], "`--phi` must be finite"),
+        (["phi", "--kappa", "0.5"], "Argument `--kappa` must be >= 1.0. Received: --kappa=0.5"),
+        (["phi", "--kappa", "1e400"], "`--kappa` must be finite"),
         (["phi"], "one of the arguments --phi --kappa is required"),
         (["suggest-phi", "--task", "quadratic-k10", "--total-steps", "300"], "invalid choice: 'suggest-phi'"),
         (["curve", "--total-steps", "0", "--peak-lr", "1", "--phi", "2"], "`--total-steps` must be >= 1"),
@@ -319,6 +371,15 @@ def test_cli_phi_describes_the_shape(flag: str, value: str, phi: float) -> None:
             "`--rebudget` TOTAL must be > --warmup-steps + --stable-steps = 100 (the decay needs at least one step)",
         ),
         ([*CURVE, "--rebudget", "50", str(2**53 + 1)], f"`--rebudget` TOTAL must be <= 2**53 = {2**53}"),
+        # warm restarts
+        ([*CURVE, "--restart-steps", "0"], "`--restart-steps` must be >= 1. Received: --restart-steps=0"),
+        ([*CURVE, "--restart-steps", "10", "--restart-mult", "0"], "`--restart-mult` must be > 0"),
+        ([*CURVE, "--restart-mult", "2"], "`--restart-mult` needs --restart-steps. Received: --restart-mult=2.0."),
+        (
+            [*CURVE, "--restart-steps", "10", "--warmup-steps", "5"],
+            "`--warmup-steps` cannot be combined with --restart-steps",
+        ),
+        ([*CURVE, "--restart-steps", "10", "--rebudget", "50", "300"], "`--rebudget` cannot be combined"),
         (
             [*CURVE, "--rebudget", "50", str(10**7 + 1), "--csv", "never.csv"],
             f"`--rebudget` TOTAL (the final budget) must be <= 10000000 with --csv (a row per step). "
@@ -352,7 +413,28 @@ def test_cli_an_unwritable_path_exits_1_with_a_message(tmp_path, flag: str, kind
     before = sorted(tmp_path.rglob("*"))
     proc = uba(*CURVE, flag, str(path))
     assert_clean_failure(proc, 1, f"uba curve: error: cannot write {flag} {str(path)!r}: ")
+    assert proc.stdout == ""  # found before the curve is printed, not after
     assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("bad", ["--csv", "--png"])
+def test_cli_an_unwritable_path_leaves_the_other_output_unwritten(tmp_path, plotting, bad: str) -> None:
+    (tmp_path / "old.csv").write_text("kept as it was\n")
+    paths = {"--csv": str(tmp_path / "old.csv"), "--png": str(tmp_path / "new.png")}
+    paths[bad] = str(tmp_path / "missing" / "out")
+    proc = uba(*CURVE, "--csv", paths["--csv"], "--png", paths["--png"])
+    assert_clean_failure(proc, 1, f"cannot write {bad} {paths[bad]!r}: ")
+    assert proc.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.csv"]  # the probe of new.png removed it again
+    assert (tmp_path / "old.csv").read_text() == "kept as it was\n"
+
+
+def test_cli_a_writable_path_that_exists_is_overwritten(tmp_path) -> None:
+    table = tmp_path / "c.csv"
+    table.write_text("an old table that is longer than the new one\n" * 1000)
+    proc = uba("curve", "--total-steps", "3", "--peak-lr", "1", "--csv", str(table))
+    assert proc.returncode == 0, proc.stderr
+    assert table.read_text().splitlines()[0] == "step,phi=2" and len(table.read_text().splitlines()) == 5
 
 
 def test_cli_png_without_matplotlib_exits_1_before_any_output(tmp_path) -> None:
@@ -386,23 +468,15 @@ def test_cli_works_under_python_OO(args: list[str], expected: str) -> None:
 
 
 def test_printing_a_few_steps_of_a_huge_budget_allocates_no_curve() -> None:
-    resource = pytest.importorskip("resource")  # POSIX
+    pytest.importorskip("resource")  # POSIX
     limit = 512 * 2**20  # bytes of address space; the steps of the whole curve alone are 763 MiB
-
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
+    # The child caps itself before it imports numpy: a preexec_fn would run Python code in
+    # a fork of this process, whose threads (JAX's) make that unsafe.
+    cap = f"import resource, sys; resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))"
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # no per-thread buffers
-    whole = subprocess.run(
-        [sys.executable, "-c", "import numpy; numpy.arange(100_000_001)"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=cap,
-        env=env,
-    )
+    whole = python(f"{cap}\nimport numpy; numpy.arange(100_000_001)", env=env)
     assert whole.returncode != 0 and "MemoryError" in whole.stderr  # the cap holds
-    proc = uba("curve", "--total-steps", "100000000", "--peak-lr", "1", "--steps", "0", "1", preexec_fn=cap, env=env)
+    proc = uba("curve", "--total-steps", "100000000", "--peak-lr", "1", "--steps", "0", "1", prelude=cap, env=env)
     assert proc.returncode == 0, proc.stderr
     assert [line.split() for line in proc.stdout.splitlines()[1:]] == [["0", "1"], ["1", "1"]]
 
@@ -494,9 +568,9 @@ def test_cli_select_phi_prints_the_library_report_and_plots(pilots, tmp_path, pl
     for path in pilots:
         table = np.loadtxt(path, delimiter=",", skiprows=1, usecols=(0, 1, 2))
         logs.append((table[:, 0], table[:, 1], table[:, 2]))
-    law = uba_core.AnnealingLaw.fit(logs, skip_steps=5)  # the default: the steps before the peak lr
+    law = uba_core.experimental.AnnealingLaw.fit(logs, skip_steps=5)  # the default: the steps before the peak lr
     assert abs(law.alpha - 0.4) < 0.01 and abs(law.C - 5.0) < 0.05  # the generator's law
-    report = uba_core.select_phi(law, 200, peak_lr=0.1, warmup_steps=10)
+    report = uba_core.experimental.select_phi(law, 200, peak_lr=0.1, warmup_steps=10)
     assert proc.stdout.splitlines()[0] == str(report).splitlines()[0]
     for cand in report.candidates:
         assert f"phi = {cand.phi:<6g}" in proc.stdout
@@ -510,7 +584,15 @@ def test_cli_select_phi_prints_the_library_report_and_plots(pilots, tmp_path, pl
             lambda p: p.write_text("step,rate,loss\n0,0.1,2.0\n"),
             "must have a header with the columns step, lr and loss",
         ),
-        (lambda p: p.write_text("step,lr,loss\n0,0.1,abc\n"), "must hold numbers in step, lr and loss"),
+        (
+            lambda p: p.write_text("step,lr,loss\n0,0.1,2.0\n1,0.1,abc\n"),
+            "must hold numbers in step, lr and loss: line 3: could not convert string to float: 'abc'",
+        ),
+        (
+            lambda p: p.write_text("step,lr,loss,other\n0,0.1,2.0,x\n1,0.1,1.9,x\n\n2,0.1\n"),
+            "must have a value in step, lr and loss on every row: line 5 has 2 fields where the header has 4. "
+            "Received: line 5 = ['2', '0.1'].",
+        ),
         (lambda p: p.write_text("step,lr,loss\n"), "has no rows"),
         (lambda p: p.write_text("step,lr,loss\n0,0.1,2\n1,0.1,1.9\n2,0.05,1.8\n"), "is too short"),
         (lambda p: p.write_text("step,lr,loss\n" + "".join(f"{k},0.1,nan\n" for k in range(20))), "finite loss"),
@@ -531,6 +613,13 @@ def test_cli_select_phi_argument_errors(pilots, tmp_path) -> None:
     assert_clean_failure(bad_peak, 2, "Argument `--peak-lr` must be > 0. Received: --peak-lr=-1.0")
     missing = uba("select-phi", "--log", str(tmp_path / "none.csv"), *SELECT)
     assert_clean_failure(missing, 1, f"cannot read --log {str(tmp_path / 'none.csv')!r}")
+
+
+def test_cli_select_phi_checks_its_png_path_before_fitting(pilots, tmp_path, plotting) -> None:
+    png = tmp_path / "missing" / "predicted.png"
+    proc = uba("select-phi", "--log", pilots[0], "--log", pilots[1], *SELECT, "--png", str(png))
+    assert_clean_failure(proc, 1, f"uba select-phi: error: cannot write --png {str(png)!r}: ")
+    assert proc.stdout == ""
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 from _hostile import BUDGET, assert_rejected, cases
-from conftest import PARITY_CONFIGS, check_steps, framework, sgd, step_lrs, torch_rates
+from conftest import PARITY_CONFIGS, check_steps, framework, past_the_budget, sgd, step_lrs, torch_rates
 
 torch = framework("torch", "torch")
 from torch.optim.lr_scheduler import (  # noqa: E402
@@ -55,7 +55,8 @@ def test_parity_with_the_core_exactly(parity_config: UBAConfig) -> None:
 def test_real_loop_uses_lr_k_at_update_k_per_group() -> None:
     opt = sgd((0.1, 0.02))
     sched = UBALR(opt, T_max=30, phi=5.0, eta_min=[0.001, 0.0], warmup_steps=4, warmup_start_lr=[0.01, 0.0])
-    used = np.array(run(opt, sched, 40))
+    with past_the_budget():  # 40 updates of a budget of 30
+        used = np.array(run(opt, sched, 40))
     cfgs = [
         UBAConfig(total_steps=30, peak_lr=0.1, phi=5.0, min_lr=0.001, warmup_steps=4, warmup_start_lr=0.01),
         UBAConfig(total_steps=30, peak_lr=0.02, phi=5.0, warmup_steps=4),
@@ -72,11 +73,12 @@ def test_phi_two_is_torch_cosine_annealing(T: int, eta_min: float, shape: dict) 
     ours = UBALR(ours_opt, T_max=T, eta_min=eta_min, **shape)
     theirs = CosineAnnealingLR(theirs_opt, T_max=T, eta_min=eta_min)
     a, b = [], []
-    for _ in range(T + 1):
-        a.append(ours_opt.param_groups[0]["lr"])
-        b.append(theirs_opt.param_groups[0]["lr"])
-        ours_opt.step(), theirs_opt.step()
-        ours.step(), theirs.step()
+    with past_the_budget():  # the last step reaches T + 1
+        for _ in range(T + 1):
+            a.append(ours_opt.param_groups[0]["lr"])
+            b.append(theirs_opt.param_groups[0]["lr"])
+            ours_opt.step(), theirs_opt.step()
+            ours.step(), theirs.step()
     # CosineAnnealingLR updates recursively; its rounding drifts by a few ulps.
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
     # Past T_max the built-in climbs back up; UBALR holds the floor.
@@ -103,7 +105,8 @@ def test_inside_sequential_lr_after_a_linear_warmup() -> None:
     warm = LinearLR(opt, start_factor=0.1, total_iters=5)
     uba = UBALR(opt, T_max=20, phi=3.0, eta_min=0.001)
     sched = SequentialLR(opt, [warm, uba], milestones=[5])
-    used = np.array(run(opt, sched, 30))[:, 0]
+    with past_the_budget():  # UBALR's 20 steps end at update 25
+        used = np.array(run(opt, sched, 30))[:, 0]
     linear = 0.1 * (0.1 + 0.9 * np.arange(5) / 5)
     core = UBAConfig(total_steps=20, peak_lr=0.1, phi=3.0, min_lr=0.001)(np.arange(25))
     np.testing.assert_allclose(used, np.concatenate([linear, core]), rtol=1e-12, atol=1e-15)
@@ -116,11 +119,12 @@ def test_tensor_lr_stays_the_same_tensor() -> None:
     sched = UBALR(opt, T_max=12, phi=0.5, warmup_steps=2)
     cfg = UBAConfig(total_steps=12, peak_lr=0.05, phi=0.5, warmup_steps=2)
     tensor = opt.param_groups[0]["lr"]
-    for k in range(15):
-        assert opt.param_groups[0]["lr"] is tensor
-        assert float(tensor) == pytest.approx(float(cfg(k)), rel=1e-6, abs=1e-9)  # float32 tensor
-        opt.step()
-        sched.step()
+    with past_the_budget():  # 15 steps of a budget of 12
+        for k in range(15):
+            assert opt.param_groups[0]["lr"] is tensor
+            assert float(tensor) == pytest.approx(float(cfg(k)), rel=1e-6, abs=1e-9)  # float32 tensor
+            opt.step()
+            sched.step()
 
 
 def test_resume_from_a_weights_only_checkpoint_matches_an_uninterrupted_run(tmp_path) -> None:
@@ -128,7 +132,8 @@ def test_resume_from_a_weights_only_checkpoint_matches_an_uninterrupted_run(tmp_
     torch.manual_seed(0)
     opt = sgd((0.1, 0.03), momentum=0.9)
     sched = UBALR(opt, **kwargs)
-    reference = run(opt, sched, 50)
+    with past_the_budget():  # 50 updates of a budget of 40
+        reference = run(opt, sched, 50)
 
     opt = sgd((0.1, 0.03), momentum=0.9)
     sched = UBALR(opt, **kwargs)
@@ -152,7 +157,8 @@ def test_resume_from_a_weights_only_checkpoint_matches_an_uninterrupted_run(tmp_
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # same config: no warning
         sched2.load_state_dict(ckpt["sched"])
-    second = run(opt2, sched2, 33)
+    with past_the_budget():  # the resumed run passes the budget too
+        second = run(opt2, sched2, 33)
     np.testing.assert_array_equal(np.array(first + second), np.array(reference))
 
 
@@ -296,7 +302,9 @@ def test_the_built_ins_positional_call_means_the_same() -> None:
     ours, theirs = UBALR(ours_opt, 20, 1e-3), CosineAnnealingLR(theirs_opt, 20, 1e-3)
     assert (ours.T_max, ours.eta_min, ours.phi) == (20, 1e-3, 2.0)
     assert (ours.T_max, ours.eta_min) == (theirs.T_max, theirs.eta_min)
-    np.testing.assert_allclose(lrs_of(ours_opt, ours, 21), lrs_of(theirs_opt, theirs, 21), rtol=1e-12)
+    with past_the_budget():  # 21 updates of a budget of 20
+        ours_lrs = lrs_of(ours_opt, ours, 21)
+    np.testing.assert_allclose(ours_lrs, lrs_of(theirs_opt, theirs, 21), rtol=1e-12)
 
 
 def test_an_integral_float_budget_is_the_integer_budget() -> None:
@@ -319,7 +327,8 @@ def test_a_group_added_later_follows_the_schedule() -> None:
     sched = UBALR(opt, 30, 0.001, phi=4.0, warmup_steps=3)
     lrs_of(opt, sched, 7)
     opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros((), dtype=torch.float64))], "lr": 0.5})
-    used = np.array(run(opt, sched, 30))  # steps 7..36, the last ones past the budget
+    with past_the_budget():
+        used = np.array(run(opt, sched, 30))  # steps 7..36, the last ones past the budget
     for i, peak in enumerate((0.1, 0.5)):
         cfg = UBAConfig(total_steps=30, peak_lr=peak, phi=4.0, min_lr=0.001, warmup_steps=3)
         np.testing.assert_allclose(used[1:, i], cfg(np.arange(8, 37)), rtol=1e-12)
@@ -330,6 +339,7 @@ def test_a_group_added_later_with_per_group_options_is_refused_with_the_reason()
     opt = sgd((0.1,))
     sched = UBALR(opt, 30, eta_min=[0.001])
     opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(()))], "lr": 0.5})
+    opt.step()  # no gradients: a no-op, but the order torch expects (else torch warns)
     with pytest.raises(ValueError, match=r"param_groups\[1\] was added after UBALR was built"):
         sched.step()
 
@@ -568,10 +578,11 @@ def test_alone_on_a_float32_tensor_lr_it_writes_the_rounded_core_exactly() -> No
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(()))], lr=torch.tensor(0.05))
     sched = UBALR(opt, 30, 0.001, phi=5.0, warmup_steps=4)
     cfg = UBAConfig(total_steps=30, peak_lr=float(torch.tensor(0.05)), phi=5.0, min_lr=0.001, warmup_steps=4)
-    for k in range(35):
-        assert float(opt.param_groups[0]["lr"]) == float(np.float32(cfg(k)))
-        opt.step()
-        sched.step()
+    with past_the_budget():  # 35 steps of a budget of 30
+        for k in range(35):
+            assert float(opt.param_groups[0]["lr"]) == float(np.float32(cfg(k)))
+            opt.step()
+            sched.step()
     assert sched._ratios == [1.0]
 
 

@@ -2,11 +2,11 @@
 
 Each test names the upstream test it re-expresses:
 - torch: ``test/optim/test_lrscheduler.py`` (``TestLRScheduler``), every case with
-  ``CosineAnnealingLR``;
+  ``CosineAnnealingLR`` or ``CosineAnnealingWarmRestarts`` (against ``UBAWarmRestarts``);
 - optax: ``optax/schedules/_schedule_test.py``, ``CosineDecayTest``,
-  ``WarmupCosineDecayTest`` and ``SGDRTest`` (built from warmup cosines);
+  ``WarmupCosineDecayTest`` and ``SGDRTest`` (against ``uba_sgdr_schedule``);
 - keras: ``keras/src/optimizers/schedules/learning_rate_schedule_test.py``,
-  ``CosineDecayTest``.
+  ``CosineDecayTest`` and ``CosineDecayRestartsTest`` (against ``UBADecayRestarts``).
 
 Our scheduler is always called with the built-in's exact call (same positional and
 keyword arguments) plus ``phi=2.0``. Expected values come from the built-in run side
@@ -28,6 +28,14 @@ difference (README, "Differences from the built-in"):
   ``alpha = end_value / peak_value``, taken as 0, so it stays at 0; ours rises to
   ``end_value``, as it does for any floor above the peak.
 - keras, ``warmup_steps`` without ``warmup_target``: ignored by both; ``UBADecay`` warns.
+- torch, ``CosineAnnealingWarmRestarts.step(epoch)`` on some cycle boundaries (``T_0=1,
+  T_mult=3``, epoch 121): the built-in's ``int(log(...))`` lands in the previous cycle
+  and gives ``eta_min``; ``UBAWarmRestarts`` gives the restart's peak, as chained steps do.
+- torch, ``T_0=10.0``: the built-in refuses any float; ``UBAWarmRestarts`` accepts an
+  integral one (as ``UBALR`` accepts ``T_max=10.0``).
+- keras, ``CosineDecayRestarts`` with ``t_mul < 1`` past the end of its shrinking cycles:
+  NaN; ``UBADecayRestarts`` holds the floor. Over many cycles the built-in's position in
+  a cycle carries float32's rounding of ``step / first_decay_steps``; ours is exact.
 
 Torch tolerances: a float lr within ``rtol=1e-12`` (the built-in's recursion drifts by
 a few ulps per step), a float32 tensor lr (upstream's second param group) within two
@@ -508,16 +516,235 @@ def test_a_negative_eta_min_is_refused_where_the_built_in_writes_negative_rates(
         cosines["ours"](upstream_sgd(torch), 5, -0.01)
 
 
-def test_get_lr_outside_step_warns_like_builtin(torch, cosines) -> None:
+@pytest.mark.parametrize("family", ["cosines", "restarts"])
+def test_get_lr_outside_step_warns_like_builtin(torch, request, family) -> None:
     """torch's schedulers warn when get_lr() is called outside step() (no upstream test
-    with CosineAnnealingLR); the lrs stay as they are."""
-    for name, cls in cosines.items():
+    with CosineAnnealingLR or CosineAnnealingWarmRestarts); the lrs stay as they are."""
+    for name, cls in request.getfixturevalue(family).items():
         opt = upstream_sgd(torch)
         sched = cls(opt, 10)
         before = group_lrs(opt)
         with pytest.warns(UserWarning, match=r"get_last_lr\(\)"):
             sched.get_lr()
         np.testing.assert_equal(group_lrs(opt), before, err_msg=name)
+
+
+# --- CosineAnnealingWarmRestarts -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def restarts(sched_mod, uba_torch):
+    """CosineAnnealingWarmRestarts and ours, each called as ``cls(optimizer, *args, **kwargs)``."""
+    return {
+        "builtin": sched_mod.CosineAnnealingWarmRestarts,
+        "ours": functools.partial(uba_torch.UBAWarmRestarts, phi=2.0),
+    }
+
+
+def sgdr_position(epoch: float, T_0: int, T_mult: int) -> tuple[float, int]:
+    """(T_cur, T_i) at ``epoch``, walking the cycles T_0, T_0 T_mult, ... one by one."""
+    T_cur, T_i = epoch, T_0
+    while T_cur >= T_i:
+        T_cur -= T_i
+        T_i *= T_mult
+    return T_cur, T_i
+
+
+def sgdr(epoch: float, base: float, eta_min: float, T_0: int, T_mult: int) -> float:
+    """SGDR's cosine at ``epoch``, from its cycle position."""
+    T_cur, T_i = sgdr_position(epoch, T_0, T_mult)
+    return cosine(T_cur, base, eta_min, T_i)
+
+
+@pytest.mark.parametrize("T_mult", [1, 2, 4], ids=["T_mult=1", "T_mult=2", "T_mult=4"])
+def test_CosineAnnealingWarmRestarts_lr1(torch, restarts, T_mult) -> None:
+    """test_CosineAnnealingWarmRestarts_lr1: T_0=10, eta_min=1e-10, 100 chained steps."""
+    epochs, eta_min = 100, 1e-10
+    expected = [[sgdr(t, b, eta_min, 10, T_mult) for b in BASES] for t in range(epochs)]
+    runs = {}
+    for name, cls in restarts.items():
+        opt = upstream_sgd(torch)
+        runs[name] = step_lrs(opt, [cls(opt, T_0=10, T_mult=T_mult, eta_min=eta_min)], epochs)
+    assert_groups_close(runs["ours"], expected, UPSTREAM_RTOLS, atol=1e-18)
+    assert_groups_close(runs["ours"], runs["builtin"], BUILTIN_RTOLS, atol=1e-18)
+
+
+@pytest.mark.parametrize("T_mult", [1, 2, 4], ids=["T_mult=1", "T_mult=2", "T_mult=4"])
+def test_CosineAnnealingWarmRestarts_lr2(torch, restarts, T_mult) -> None:
+    """test_CosineAnnealingWarmRestarts_lr2: step(epoch) at epochs 0, 0.1, ..., 29.9 (rounded to
+    one decimal as upstream), no optimizer step in between; the built-in gives no step-order
+    warning there, and neither does ours."""
+    eta_min = 1e-10
+    epochs = [round(0.1 * i, 1) for i in range(300)]
+    expected = [[sgdr(e, b, eta_min, 10, T_mult) for b in BASES] for e in epochs]
+    runs = {}
+    for name, cls in restarts.items():
+        opt = upstream_sgd(torch)
+        sched = cls(opt, T_0=10, T_mult=T_mult, eta_min=eta_min)
+        rows = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for epoch in epochs:
+                sched.step(epoch)
+                rows.append(group_lrs(opt))
+        runs[name] = np.array(rows)
+    # The epochs themselves are rounded decimals: the cycle position carries their rounding.
+    assert_groups_close(runs["ours"], expected, (1e-9, TENSOR32_RTOL), atol=1e-12)
+    assert_groups_close(runs["ours"], runs["builtin"], (1e-9, TENSOR32_BUILTIN_RTOL), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "T_mult,epochs",
+    [
+        (1, [0, 1, 2, 3, 4, 5, 12, 27, 3, 4, 5, 6, 13]),
+        (2, [0, 1, 2, 3, 4, 5, 25, 32, 33, 34, 80, 81, 3]),
+        (3, [0, 0.1, 0.2, 0.3, 1.3, 2.3, 17.5, 18.5, 19.5, 29.5, 30.5, 31.5, 50]),
+    ],
+    ids=["T_mult=1", "T_mult=2", "T_mult=3-fractional"],
+)
+def test_CosineAnnealingWarmRestarts_lr3(torch, restarts, T_mult, epochs) -> None:
+    """test_CosineAnnealingWarmRestarts_lr3: step(epoch) back and forth (T_0=10); T_cur and T_i
+    follow the epoch, as the built-in's do."""
+    eta_min = 1e-10
+    expected = [[sgdr(e, b, eta_min, 10, T_mult) for b in BASES] for e in epochs]
+    runs, positions = {}, {}
+    for name, cls in restarts.items():
+        opt = upstream_sgd(torch)
+        sched = cls(opt, T_0=10, T_mult=T_mult, eta_min=eta_min)
+        rows, pos = [], []
+        for epoch in epochs:
+            sched.step(epoch)
+            rows.append(group_lrs(opt))
+            pos.append((sched.T_cur, sched.T_i))
+        runs[name], positions[name] = np.array(rows), pos
+    np.testing.assert_allclose(
+        positions["ours"], [sgdr_position(e, 10, T_mult) for e in epochs], rtol=1e-12, atol=1e-12
+    )
+    np.testing.assert_allclose(positions["ours"], positions["builtin"], rtol=1e-12, atol=1e-12)
+    assert_groups_close(runs["ours"], expected, (1e-12, TENSOR32_RTOL), atol=1e-18)
+    assert_groups_close(runs["ours"], runs["builtin"], BUILTIN_RTOLS, atol=1e-18)
+
+
+def test_CosineAnnealingWarmRestarts_T_cur_reset(torch, restarts) -> None:
+    """test_CosineAnnealingWarmRestarts_T_cur_reset: T_cur set past the cycle's length, then a
+    step: T_cur wraps to (T_cur + 1) mod T_0. Ours moves the position by the difference, so the
+    rate follows T_cur too."""
+    for name, cls in restarts.items():
+        opt = upstream_sgd(torch)
+        sched = cls(opt, T_0=4)
+        for epoch in (7, 8, 9):
+            sched.T_cur = epoch
+            opt.step()
+            sched.step()
+            np.testing.assert_equal(sched.T_cur, (epoch + 1) % 4, err_msg=name)
+            expected = [cosine((epoch + 1) % 4, b, 0.0, 4) for b in BASES]
+            assert_groups_close([group_lrs(opt)], [expected], BUILTIN_RTOLS if name == "builtin" else UPSTREAM_RTOLS)
+
+
+def test_CosineAnnealingWarmRestarts_lr_state_dict(torch, restarts) -> None:
+    """test_CosineAnnealingWarmRestarts_lr_state_dict (_check_scheduler_state_dict): 10 steps of
+    (T_0=10, T_mult=2), loaded into one built with T_0=100: every attribute (the optimizer's
+    aside) and get_last_lr() are equal."""
+    cls = restarts["ours"]
+    opt = upstream_sgd(torch)
+    sched = cls(opt, T_0=10, T_mult=2)
+    step_lrs(opt, [sched], 10)
+    copy = cls(opt, T_0=100)
+    copy.load_state_dict(sched.state_dict())
+    for key, value in sched.__dict__.items():
+        if key != "optimizer":
+            np.testing.assert_equal(plain(copy.__dict__[key]), plain(value), err_msg=key)
+    np.testing.assert_equal(plain(copy.get_last_lr()), plain(sched.get_last_lr()))
+    np.testing.assert_equal((copy.T_0, copy.T_mult, copy.T_i, copy.T_cur), (10, 2, 20, 0))
+
+
+@pytest.mark.parametrize("weights_only", [True, False], ids=["weights_only", "pickle"])
+def test_restarts_state_dict_load(torch, restarts, weights_only, tmp_path) -> None:
+    """test_lr_scheduler_state_dict_load[partial(CosineAnnealingWarmRestarts, T_0=20)]."""
+    build = functools.partial(restarts["ours"], T_0=20)
+    opt = upstream_sgd(torch)
+    state = build(opt).state_dict()
+    torch.save(state, tmp_path / "sched.pt")
+    loaded = torch.load(tmp_path / "sched.pt", weights_only=weights_only)
+    np.testing.assert_equal(plain(loaded), plain(state))
+    again = build(opt)
+    again.load_state_dict(loaded)
+    np.testing.assert_equal(plain(again.state_dict()), plain(state))
+
+
+def test_restarts_constant_initial_lr(torch, restarts) -> None:
+    """test_constant_initial_lr[partial(CosineAnnealingWarmRestarts, T_0=20)]: a tensor lr scaled
+    in place after step(i) changes neither initial_lr nor base_lrs."""
+    for name, cls in restarts.items():
+        lr = torch.as_tensor(0.1)
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.randn(1))], lr=lr)
+        sched = cls(opt, T_0=20)
+        initial = [float(g["initial_lr"]) for g in opt.param_groups]
+        for i in range(2):
+            opt.step()
+            sched.step(i)
+            lr.multiply_(0.1)
+            for group, first in zip(opt.param_groups, initial, strict=True):
+                np.testing.assert_equal(float(group["initial_lr"]), first, err_msg=name)
+                np.testing.assert_allclose([float(b) for b in sched.base_lrs], [0.1], rtol=TENSOR32_RTOL, err_msg=name)
+                np.testing.assert_(sched.base_lrs[0] is not group["initial_lr"], name)
+
+
+def test_restarts_checkpoint(torch, restarts) -> None:
+    """test_lr_scheduler_checkpoint[partial(CosineAnnealingWarmRestarts, T_0=20)]: a second
+    scheduler on a copy of the optimizer state with last_epoch=0 is at step 1."""
+    got = {}
+    for name, cls in restarts.items():
+        model = torch.nn.Linear(3, 3)
+        optim = torch.optim.AdamW(model.parameters())
+        sched = cls(optim, T_0=20)
+        optim.step()
+        sched.step()
+        optim2 = torch.optim.AdamW(model.parameters())
+        optim2.load_state_dict(optim.state_dict())
+        sched2 = cls(optim2, T_0=20, last_epoch=0)
+        got[name] = [float(sched2.get_last_lr()[0]), float(optim.param_groups[0]["lr"])]
+    np.testing.assert_allclose(got["ours"], [cosine(1, 1e-3, 0.0, 20)] * 2, rtol=TORCH_RTOL)
+    np.testing.assert_allclose(got["ours"], got["builtin"], rtol=TORCH_RTOL)
+
+
+def test_restarts_closed_form_on_a_cycle_boundary(torch, restarts) -> None:
+    """No upstream test. The built-in's step(epoch) finds the cycle with int(log(...)), which
+    rounds below the integer at some boundaries: T_0=1, T_mult=3, epoch 121 (a restart) gives
+    eta_min there, and epoch 121 by chained steps gives the peak. Difference: ours gives the
+    peak both ways."""
+    lrs = {}
+    for name, cls in restarts.items():
+        for path in ("chained", "closed_form"):
+            opt = upstream_sgd(torch)
+            sched = cls(opt, T_0=1, T_mult=3, eta_min=0.01)
+            if path == "chained":
+                step_lrs(opt, [sched], 121)
+            else:
+                sched.step(121)
+            lrs[name, path] = group_lrs(opt)
+    np.testing.assert_allclose(lrs["ours", "chained"], BASES, rtol=TENSOR32_RTOL)
+    np.testing.assert_equal(lrs["ours", "closed_form"], lrs["ours", "chained"])
+    np.testing.assert_equal(lrs["builtin", "chained"], lrs["ours", "chained"])
+    np.testing.assert_allclose(lrs["builtin", "closed_form"], [0.01, 0.01], rtol=TENSOR32_RTOL)
+
+
+def test_restarts_validation_like_the_builtin(torch, restarts) -> None:
+    """The built-in refuses T_0 < 1 and T_mult < 1 (ValueError), as ours does, naming the argument;
+    a negative epoch too. Difference: ours accepts an integral float (T_0=10.0), and refuses a
+    fractional one with a ValueError (the built-in: ValueError for any float)."""
+    opt = upstream_sgd(torch)
+    for kwargs, arg in (({"T_0": 0}, "T_0"), ({"T_0": 10, "T_mult": 0}, "T_mult"), ({"T_0": 2.5}, "T_0")):
+        with pytest.raises(ValueError):
+            restarts["builtin"](opt, **kwargs)
+        with pytest.raises(ValueError, match=f"Argument `{arg}`"):
+            restarts["ours"](opt, **kwargs)
+    with pytest.raises(ValueError):
+        restarts["builtin"](opt, T_0=10.0)
+    np.testing.assert_equal(restarts["ours"](opt, T_0=10.0).T_0, 10)
+    for cls in restarts.values():
+        with pytest.raises(ValueError, match="epoch"):
+            cls(upstream_sgd(torch), T_0=10).step(-1)
 
 
 # =====================================================================================
@@ -569,13 +796,22 @@ COSINE_DECAY_CASES = {
         np.array([0, 10, 50, 75, 100]),
         False,
     ),
+    # No upstream test: optax takes any alpha; above 1 the rate rises to alpha * init_value.
+    "alpha_above_one": ((0.1, 10, 1.5), {}, np.arange(14), False),
+    "alpha_above_one_with_exponent": (
+        (),
+        dict(init_value=0.1, decay_steps=10, alpha=1.5, exponent=2),
+        np.arange(14),
+        False,
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(COSINE_DECAY_CASES))
 def test_cosine_decay(optax, uba_jax, variant, case) -> None:
     """CosineDecayTest.test_decay_count_smaller_count, test_decay_count_greater_count,
-    test_decay_count_greater_count_with_alpha and test_with_exponent."""
+    test_decay_count_greater_count_with_alpha and test_with_exponent; and alpha > 1, which
+    optax accepts (its rate rises to the floor, 0.15 for alpha=1.5), as ours does."""
     args, kwargs, counts, one_by_one = COSINE_DECAY_CASES[case]
     call = dict(zip(("init_value", "decay_steps", "alpha", "exponent"), args, strict=False)) | kwargs
     expected = optax_cosine(counts, call["init_value"], call["decay_steps"], call["alpha"], call.get("exponent", 1.0))
@@ -661,19 +897,18 @@ def test_warmup_cosine_zero_peak_value(optax, uba_jax, variant, end_value) -> No
 
 @pytest.mark.parametrize("lrs", [(1.6, 0.8, 0.4), (1.6, 1.6, 1.6)], ids=["with_step_decay", "without_step_decay"])
 def test_sgdr_limits(optax, uba_jax, variant, lrs) -> None:
-    """SGDRTest.test_limits: sgdr_schedule joins warmup_cosine_decay_schedule(**kwargs) cycles
-    of 2000, 3000 and 5000 counts; the same kwargs through our factory, joined at the same
-    boundaries by optax.join_schedules, peak at 500, 2500 and 5500 and match optax."""
+    """SGDRTest.test_limits: warmup cosine cycles of 2000, 3000 and 5000 counts (warmup 500 from 0);
+    the rate peaks at 500, 2500 and 5500. The same cycles through uba_sgdr_schedule match
+    optax.sgdr_schedule at every 250th count, and each cycle starts from 0 at its boundary."""
     cycles = [
         dict(decay_steps=n, peak_value=lr, init_value=0, end_value=0.0, warmup_steps=500)
         for n, lr in zip((2000, 3000, 5000), lrs, strict=True)
     ]
     builtin = variant(optax.sgdr_schedule(cycles))
-    ours = variant(
-        optax.join_schedules([uba_jax.warmup_uba_decay_schedule(**kw, phi=2.0) for kw in cycles], [2000, 5000])
-    )
+    ours = variant(uba_jax.uba_sgdr_schedule(cycles, phi=2.0))
     assert_f32_close([ours(500), ours(2500), ours(5500)], lrs, max(lrs))
-    counts = np.arange(0, 10_001, 250)
+    assert_f32_close([ours(2000), ours(5000), ours(10_000), ours(20_000)], [0.0] * 4, max(lrs))
+    counts = np.arange(0, 12_001, 250)
     assert_f32_close([ours(int(c)) for c in counts], [builtin(int(c)) for c in counts], max(lrs))
 
 
@@ -811,3 +1046,92 @@ def test_keras_warmup_steps_without_target(keras, uba_tf) -> None:
     np.testing.assert_allclose(
         got, [float(keras.ops.convert_to_numpy(builtin(s))) for s in steps], rtol=F32_RTOL, atol=F32_RTOL * 0.1
     )
+
+
+# --- CosineDecayRestarts ---------------------------------------------------------------
+
+
+def keras_cosine_restarts(step, decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0):
+    """Upstream's np_cosine_decay_restarts: walk the cycles, then the cosine of the progress."""
+    factor = 1.0
+    while step >= decay_steps:
+        step -= decay_steps
+        decay_steps *= t_mul
+        factor *= m_mul
+    return (1.0 - alpha) * factor * 0.5 * (1.0 + math.cos(math.pi * step / decay_steps)) + alpha
+
+
+# id -> (initial_learning_rate, keyword arguments); upstream uses 1000 steps per first cycle
+KERAS_RESTART_CASES = {
+    "decay": (1.0, {}),
+    "float64": (np.float64(1.0), {}),
+    "alpha": (1.0, {"alpha": 0.1}),
+    "mmul": (1.0, {"m_mul": 0.9}),
+    "tmul": (1.0, {"t_mul": 1.0}),
+}
+
+
+@pytest.mark.parametrize("case", list(KERAS_RESTART_CASES))
+def test_keras_cosine_decay_restarts(keras, uba_tf, case) -> None:
+    """CosineDecayRestartsTest.test_decay / test_float64 / test_alpha / test_mmul / test_tmul: steps
+    0 to 1250 by 250 against the cycle-by-cycle formula; here also every 7th step to 20,000 against
+    CosineDecayRestarts. The dtype follows initial_learning_rate's."""
+    init, kwargs = KERAS_RESTART_CASES[case]
+    builtin = keras.optimizers.schedules.CosineDecayRestarts(init, 1000, **kwargs)
+    ours = uba_tf.UBADecayRestarts(init, 1000, **kwargs, phi=2.0)
+    steps = list(range(0, 1500, 250))
+    got = [ours(s) for s in steps]
+    np.testing.assert_equal(
+        {keras.backend.standardize_dtype(x.dtype) for x in got}, {"float64" if case == "float64" else "float32"}
+    )
+    got = np.array([keras.ops.convert_to_numpy(x) for x in got], np.float64)
+    np.testing.assert_allclose(got, [keras_cosine_restarts(s, 1000, **kwargs) for s in steps], rtol=F32_RTOL, atol=1e-6)
+    many = np.arange(0, 20_001, 7)
+    ours_many = keras.ops.convert_to_numpy(ours(many)).astype(np.float64)
+    builtin_many = keras.ops.convert_to_numpy(builtin(many)).astype(np.float64)
+    # CosineDecayRestarts forms step / first_decay_steps in float32 and subtracts the cycle's
+    # start from it: the position in the cycle is off by up to 2**-24 of the step count.
+    atol = 1e-6 + math.pi / 2 * 2.0**-24 * many / 1000 * 2
+    np.testing.assert_array_less(np.abs(ours_many - builtin_many), atol + F32_RTOL * np.abs(builtin_many))
+    reference = [keras_cosine_restarts(float(s), 1000, **kwargs) for s in many]
+    np.testing.assert_allclose(ours_many, reference, rtol=F32_RTOL, atol=1e-6)
+
+
+def test_keras_cosine_decay_restarts_config(keras, uba_tf) -> None:
+    """CosineDecayRestartsTest.test_config (run_class_serialization_test): initial 0.05, first 10,
+    alpha 0.1, t_mul 3, m_mul 4, name my_cdr; get_config through JSON and from_config, then
+    serialize_keras_object / deserialize_keras_object; CosineDecayRestarts' keys keep its values."""
+    kwargs = dict(initial_learning_rate=0.05, first_decay_steps=10, alpha=0.1, t_mul=3.0, m_mul=4.0, name="my_cdr")
+    builtin = keras.optimizers.schedules.CosineDecayRestarts(**kwargs)
+    ours = uba_tf.UBADecayRestarts(**kwargs, phi=2.0)
+    config = ours.get_config()
+    revived = type(ours).from_config(json.loads(json.dumps(config)))
+    np.testing.assert_equal(revived.get_config(), config)
+    np.testing.assert_equal(set(dir(revived)), set(dir(ours)))
+    revived = keras.saving.deserialize_keras_object(json.loads(json.dumps(keras.saving.serialize_keras_object(ours))))
+    np.testing.assert_equal(type(revived), type(ours))
+    np.testing.assert_equal(revived.get_config(), config)
+    np.testing.assert_equal({k: config[k] for k in builtin.get_config()}, builtin.get_config())
+    steps = np.arange(0, 400)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(revived(steps)),
+        keras.ops.convert_to_numpy(builtin(steps)),
+        rtol=F32_RTOL,
+        atol=F32_RTOL * 0.05 * 4.0**3,
+    )
+
+
+def test_keras_cosine_decay_restarts_shrinking_cycles(keras, uba_tf) -> None:
+    """t_mul < 1 (no upstream test): cycles of 10, 5, 2.5, ... end at 20. Until there both agree;
+    from there CosineDecayRestarts gives NaN (the log of a negative number), ours the floor."""
+    builtin = keras.optimizers.schedules.CosineDecayRestarts(0.1, 10, t_mul=0.5, alpha=0.2)
+    ours = uba_tf.UBADecayRestarts(0.1, 10, t_mul=0.5, alpha=0.2, phi=2.0)
+    before, after = np.arange(0, 19), np.arange(21, 40)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(ours(before)),
+        keras.ops.convert_to_numpy(builtin(before)),
+        rtol=F32_RTOL,
+        atol=F32_RTOL * 0.1,
+    )
+    assert np.all(np.isnan(keras.ops.convert_to_numpy(builtin(after))))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(ours(after)), 0.02, rtol=F32_RTOL)

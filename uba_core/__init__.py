@@ -1,7 +1,8 @@
 """uba_core: the UBA learning-rate schedule in numpy, shared by every adapter.
 
 Importing this package loads numpy and the standard library only; the framework
-adapters live in ``uba_torch``, ``uba_jax`` and ``uba_tf``.
+adapters live in ``uba_torch``, ``uba_jax`` and ``uba_tf``. Ways of choosing phi that
+have not met their bar live in ``uba_core.experimental``.
 """
 
 from uba_core._chebyshev import (
@@ -16,31 +17,18 @@ from uba_core._chebyshev import (
     phi_for_condition_number,
     worst_case_residual,
 )
+from uba_core._restarts import RestartConfig, restart_lr
 from uba_core._schedule import DEFAULT_PHI, UBAConfig, uba_factor, uba_lr
-from uba_core._select import (
-    CANDIDATE_PHIS,
-    AnnealingLaw,
-    GradientNoise,
-    NoisyQuadratic,
-    PhiCandidate,
-    PhiSelection,
-    gradient_noise,
-    select_phi,
-)
-from uba_core._spectrum import PhiSuggestion, Spectrum, stochastic_lanczos_quadrature, suggest_phi
+from uba_core._spectrum import Spectrum, stochastic_lanczos_quadrature
+from uba_core._transfer import LRTransfer, transfer_lr
 
 __version__ = "0.2.0.dev0"  # the one version: pyproject.toml reads it
 
 __all__ = [
-    "CANDIDATE_PHIS",
     "DEFAULT_PHI",
-    "AnnealingLaw",
-    "GradientNoise",
-    "NoisyQuadratic",
-    "PhiCandidate",
-    "PhiSelection",
+    "LRTransfer",
     "PhiShape",
-    "PhiSuggestion",
+    "RestartConfig",
     "Spectrum",
     "UBAConfig",
     "__version__",
@@ -49,13 +37,12 @@ __all__ = [
     "chebyshev_step_sizes",
     "condition_number_for_phi",
     "describe_phi",
-    "gradient_noise",
     "mean_lr_factor",
     "mean_sq_lr_factor",
     "phi_for_condition_number",
-    "select_phi",
+    "restart_lr",
     "stochastic_lanczos_quadrature",
-    "suggest_phi",
+    "transfer_lr",
     "uba_factor",
     "uba_lr",
     "worst_case_residual",

@@ -10,7 +10,11 @@ $$
 
 and UBA with $\varphi = 2\kappa$, $\mathrm{lr}_{peak} = 1/\mu$,
 $\mathrm{lr}_{min} = 1/L$, evaluated at the half-integer points
-$t = k - 1/2$, reproduces them exactly.
+$t = k - 1/2$, reproduces them exactly. This identity is the justification of the
+closed form that the package can prove (the form is a reconstruction: the paper's
+body could not be read); $\varphi = 2\kappa$ is our derivation from it, not a
+relation quoted from the paper, whose abstract says only that $\varphi$ is
+connected to the condition number.
 """
 
 from __future__ import annotations

@@ -10,6 +10,16 @@ f(p) = \frac{2u}{2\varphi + (2 - \varphi) u},
 \qquad \mathrm{lr}(t) = \mathrm{lr}_{min} + (\mathrm{lr}_{peak} - \mathrm{lr}_{min}) f(p).
 $$
 
+This closed form is a reconstruction: the UBA paper's body could not be read for
+this package. It rests on the paper's abstract (one shape parameter $\varphi$,
+connected to the condition number), on an exact identity we prove and test (with
+$\varphi = 2\kappa$, $\mathrm{lr}_{peak} = 1/\mu$, $\mathrm{lr}_{min} = 1/L$, it
+equals the Chebyshev step sizes of gradient descent on a quadratic of condition
+number $\kappa = L/\mu$ at the half-integer points; see ``uba_core.chebyshev_config``),
+and on a public third-party implementation of UBA. "$\varphi = 2$ is cosine"
+follows from the form and "$\varphi = 2\kappa$" is our derivation; neither is
+quoted from the paper (docs/math.md, "Where the formula comes from").
+
 The code evaluates the algebraically identical form
 
 $$
@@ -291,6 +301,10 @@ reason (the guideline on the docs' "Choosing phi" page, or `suggest_phi`)."""
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class UBAConfig:
     r"""One UBA schedule: budget, rates, shape and warmup, validated on construction.
+
+    The curve is the closed form of the module docstring, a reconstruction of the
+    paper's schedule (its body could not be read), justified by its exact identity
+    with the Chebyshev step sizes of gradient descent on a quadratic.
 
     Attributes:
         total_steps: Budget $T$ in updates, warmup included (>= 1).

@@ -1,14 +1,14 @@
 r"""Choosing phi and its peak lr for a budget: two loss models and one selection rule.
 
 A model predicts the final training loss of any learning-rate sequence, with an
-uncertainty; [`select_phi`][uba_core.select_phi] scores every candidate phi with it
+uncertainty; [`select_phi`][uba_core.experimental.select_phi] scores every candidate phi with it
 and keeps phi = 2 (cosine) unless another candidate is predicted better by more than
 ``z`` standard errors of the difference.
 
-- [`NoisyQuadratic`][uba_core.NoisyQuadratic], zero training runs: the noisy
+- [`NoisyQuadratic`][uba_core.experimental.NoisyQuadratic], zero training runs: the noisy
   quadratic model on a Hessian spectrum (SLQ), a measured gradient-noise level and
   the initial loss gap. It also predicts how the best peak lr moves with phi.
-- [`AnnealingLaw`][uba_core.AnnealingLaw]: the loss-curve law of Tissue et al. (2024),
+- [`AnnealingLaw`][uba_core.experimental.AnnealingLaw]: the loss-curve law of Tissue et al. (2024),
   fitted to the (step, lr, loss) logs of short pilot runs. It predicts at the pilots'
   peak lr and cannot move it.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -25,6 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from uba_core._schedule import UBAConfig
 from uba_core._spectrum import Spectrum, gauss_quadrature
+from uba_core._transfer import transfer_lr
 from uba_core._validation import check_int, check_real
 
 __all__ = [
@@ -34,11 +36,12 @@ __all__ = [
     "NoisyQuadratic",
     "PhiCandidate",
     "PhiSelection",
+    "consensus",
     "gradient_noise",
     "select_phi",
 ]
 
-#: The phis [`select_phi`][uba_core.select_phi] scores by default (2 is cosine).
+#: The phis [`select_phi`][uba_core.experimental.select_phi] scores by default (2 is cosine).
 CANDIDATE_PHIS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 #: Peak lrs the noisy quadratic model searches, in units of 1 / lambda_max: 2^-16 .. 2^2.
@@ -56,7 +59,7 @@ FloatArray = NDArray[numpy.float64]
 
 
 class LossModel(Protocol):
-    """What [`select_phi`][uba_core.select_phi] needs of a model."""
+    """What [`select_phi`][uba_core.experimental.select_phi] needs of a model."""
 
     @property
     def method(self) -> str: ...
@@ -90,7 +93,7 @@ class GradientNoise:
 
 
 def gradient_noise(gradients: ArrayLike, losses: ArrayLike, matvec: Any = None) -> GradientNoise:
-    r"""Summarise minibatch gradients taken at one point as a [`GradientNoise`][uba_core.GradientNoise].
+    r"""Summarise minibatch gradients taken at one point as a [`GradientNoise`][uba_core.experimental.GradientNoise].
 
     ``uba_torch.estimate_gradient_noise`` and ``uba_jax.estimate_gradient_noise``
     call this with their models' gradients.
@@ -162,7 +165,7 @@ class NoisyQuadratic:
 
     The learning rates are those of plain SGD. Momentum $\beta$ scales the effective
     rate by about $1 / (1 - \beta)$; the model is used only for ratios of rates
-    ([`select_phi`][uba_core.select_phi] reports the peak lr of each phi relative to that
+    ([`select_phi`][uba_core.experimental.select_phi] reports the peak lr of each phi relative to that
     of cosine), which such a uniform rescaling leaves unchanged. Adam rescales each
     direction differently: for it the model is a rougher guide.
 
@@ -204,7 +207,7 @@ class NoisyQuadratic:
 
         Args:
             spectrum: From ``stochastic_lanczos_quadrature`` or an adapter's ``estimate_spectrum``.
-            noise: From [`gradient_noise`][uba_core.gradient_noise] or an adapter's
+            noise: From [`gradient_noise`][uba_core.experimental.gradient_noise] or an adapter's
                 ``estimate_gradient_noise``, at the same point.
             loss_gap: Initial loss minus the lowest reachable loss (> 0); default
                 ``noise.loss``, i.e. a lowest loss of 0 (cross-entropy, squared errors).
@@ -435,7 +438,7 @@ class AnnealingLaw:
     $S_2(t) = \sum_{i<t} m_i$, $m_i = \lambda m_{i-1} + \max(\eta_{i-1} - \eta_i, 0)$
     the annealing area with momentum $\lambda$ (rises, as in warmup, count 0).
 
-    [`fit`][uba_core.AnnealingLaw.fit] fits it to pilot logs: for every $\alpha$ of a
+    [`fit`][uba_core.experimental.AnnealingLaw.fit] fits it to pilot logs: for every $\alpha$ of a
     log grid (0.05 .. 2) and momentum half-life $h$ (0, then 1 step .. the longest log,
     log-spaced; $\lambda = 2^{-1/h}$), $L_0$, $A \ge 0$, $C \ge 0$ by least squares
     on relative residuals (when every loss is positive); the best pair is then refined
@@ -455,7 +458,16 @@ class AnnealingLaw:
         method: Description for the report.
         cost: The pilots' steps, in words.
         pilot_steps: The pilots' steps (the last logged step + 1 of each log, summed).
-        peak_lr: The largest rate in the logs: the law predicts at this peak lr.
+        peak_lr: The largest rate in the logs (every log peaks there): the law predicts
+            at this peak lr.
+        pilot_length: The longest log's steps: predictions for a budget more than
+            ``MAX_EXTRAPOLATION`` times longer are not trusted.
+        nonnegative: Every fitted loss is >= 0 (a loss that cannot go below 0).
+        tail_error: The model's own error: the law is fitted again without the last
+            quarter of each log, and this is the root mean square over the logs of its
+            mean error on that held-out tail (inf when that fit is impossible).
+            [`select_phi`][uba_core.experimental.select_phi] adds it to the standard
+            error of every predicted difference.
     """
 
     L0: float
@@ -470,6 +482,9 @@ class AnnealingLaw:
     cost: str
     pilot_steps: int
     peak_lr: float
+    pilot_length: int
+    nonnegative: bool
+    tail_error: float
 
     @classmethod
     def fit(cls, logs: Sequence[Any], *, skip_steps: int | Sequence[int] | None = None) -> AnnealingLaw:
@@ -533,61 +548,21 @@ class AnnealingLaw:
                     "it says nothing about the law."
                 )
             annealing |= bool(numpy.any(numpy.diff(lrs[used]) < 0))
+        peaks = [float(lrs.max()) for _, lrs, _ in parsed]
+        for i, top in enumerate(peaks):
+            if not math.isclose(top, peaks[0], rel_tol=1e-6):
+                raise ValueError(
+                    f"Argument `logs` must come from pilots at one peak lr (the law predicts at that lr): logs[0] "
+                    f"peaks at {peaks[0]!r} and logs[{i}] at {top!r}. Fit one law per peak lr."
+                )
         if not annealing:
             raise ValueError(
                 "Argument `logs` must contain a run whose rate decays (e.g. a cosine pilot): with constant or rising "
                 f"rates only, the annealing term of the law cannot be fitted. Received: {len(logs)} log(s) whose rates "
                 "never fall after skip_steps."
             )
-        longest = max(int(s[-1]) + 1 for s, _, _ in parsed)
-        half_lives = numpy.concatenate([[0.0], numpy.geomspace(1.0, max(longest, 2), _HALF_LIVES)])
-        grids = []
-        for steps, lrs, losses in parsed:
-            full = numpy.interp(numpy.arange(int(steps[-1]) + 1), steps, lrs)
-            grids.append((steps.astype(int), full, losses))
-        ys = numpy.concatenate([loss[s >= k] for (s, _, loss), k in zip(grids, skips, strict=True)])
-        # Relative residuals when every loss is positive: the fit follows the late, low part
-        # of a curve (what decides the final loss) as closely as its early transient.
-        sw = 1.0 / ys if numpy.all(ys > 0) else numpy.ones_like(ys)
-
-        def at(alpha: float, h: float) -> tuple[float, float, float, FloatArray, FloatArray]:
-            decay = 0.0 if h == 0 else 0.5 ** (1.0 / h)
-            coef, sse, free = _nonneg_lstsq(_design(grids, skips, alpha, decay) * sw[:, None], ys * sw)
-            return (sse, alpha, decay, coef, free)
-
-        def best_of(alphas: Any, lives: Any) -> tuple[tuple[float, float, float, FloatArray, FloatArray], float]:
-            fits = [(at(float(a), float(h)), float(h)) for h in lives for a in alphas]
-            return min(fits, key=lambda f: f[0][0])
-
-        best, h = best_of(_ALPHAS, half_lives)
-        # Refine around the best grid point: one grid cell either side, 9 x 9 points.
-        i, j = int(numpy.argmin(abs(_ALPHAS - best[1]))), int(numpy.argmin(abs(half_lives - h)))
-        a_lo, a_hi = _ALPHAS[max(i - 1, 0)], _ALPHAS[min(i + 1, _ALPHAS.size - 1)]
-        h_lo, h_hi = half_lives[max(j - 1, 1)], half_lives[min(j + 1, half_lives.size - 1)]
-        lives = numpy.geomspace(h_lo, h_hi, 9) if j > 0 else numpy.concatenate([[0.0], numpy.geomspace(h_lo, h_hi, 8)])
-        fine, h = best_of(numpy.geomspace(a_lo, a_hi, 9), lives)
-        best = min(best, fine, key=lambda f: f[0])
-        # Then alpha, the half-life and alpha again by golden-section search (log scale).
-        a = math.log(best[1])
-        a = _golden(lambda x: at(math.exp(x), h)[0], a - 0.15, a + 0.15)
-        if h > 0:
-            h = math.exp(_golden(lambda x: at(math.exp(a), math.exp(x))[0], math.log(h) - 0.3, math.log(h) + 0.3))
-        a = _golden(lambda x: at(math.exp(x), h)[0], a - 0.05, a + 0.05)
-        best = min(best, at(math.exp(a), h), key=lambda f: f[0])
-        sse, alpha, decay, coef, free = best
-        L0, A, C = (float(v) for v in coef)
-        x = _design(grids, skips, alpha, decay) * sw[:, None]
-        n, p = ys.size, int(sum(free))
-        resid = ys * sw - x @ numpy.array([L0, A, C])
-        var = sse / max(n - p - 2, 1)
-        rho = float(numpy.corrcoef(resid[:-1], resid[1:])[0, 1]) if n > 3 and numpy.std(resid) > 0 else 0.0
-        rho = max(rho, 0.0) if math.isfinite(rho) else 0.0
-        var *= (1 + rho) / (1 - rho) if rho < 0.99 else 199.0
-        cov = numpy.zeros((3, 3))
-        idx = numpy.flatnonzero(free)
-        xf = x[:, idx]
-        cov[numpy.ix_(idx, idx)] = var * numpy.linalg.pinv(xf.T @ xf)
-        cov.flags.writeable = False
+        L0, A, alpha, C, decay, cov, resid_std, n = _fit_law(parsed, skips)
+        tail_error = _tail_error(parsed, skips)
         pilot = sum(int(s[-1]) + 1 for s, _, _ in parsed)
         peak = max(float(lrs.max()) for _, lrs, _ in parsed)
         method = (
@@ -596,8 +571,9 @@ class AnnealingLaw:
             f"alpha = {alpha:.3g}, C = {C:.4g}, annealing decay lambda = {decay:.4g}"
         )
         return cls(
-            float(L0), float(A), alpha, float(C), decay, cov, float(numpy.std(resid / sw)), n, method,
-            f"{pilot} pilot steps", pilot, peak,
+            L0, A, alpha, C, decay, cov, resid_std, n, method,
+            f"{pilot} pilot steps", pilot, peak, max(int(s[-1]) + 1 for s, _, _ in parsed),
+            bool(all(numpy.all(loss >= 0) for _, _, loss in parsed)), tail_error,
         )  # fmt: skip
 
     def curve(self, lrs: ArrayLike) -> FloatArray:
@@ -638,6 +614,90 @@ class AnnealingLaw:
             s1, s2 = _areas(row, self.decay)
             out[i] = (1.0, s1[-1] ** -self.alpha if s1[-1] > 0 else numpy.inf, -s2[-1])
         return out
+
+
+def _fit_law(parsed: list[Any], skips: list[int]) -> tuple[float, float, float, float, float, FloatArray, float, int]:
+    """(L0, A, alpha, C, decay, covariance, residual std, points) of the law fitted to checked logs."""
+    longest = max(int(s[-1]) + 1 for s, _, _ in parsed)
+    half_lives = numpy.concatenate([[0.0], numpy.geomspace(1.0, max(longest, 2), _HALF_LIVES)])
+    grids = []
+    for steps, lrs, losses in parsed:
+        full = numpy.interp(numpy.arange(int(steps[-1]) + 1), steps, lrs)
+        grids.append((steps.astype(int), full, losses))
+    ys = numpy.concatenate([loss[s >= k] for (s, _, loss), k in zip(grids, skips, strict=True)])
+    # Relative residuals when every loss is positive: the fit follows the late, low part
+    # of a curve (what decides the final loss) as closely as its early transient.
+    sw = 1.0 / ys if numpy.all(ys > 0) else numpy.ones_like(ys)
+
+    def at(alpha: float, h: float) -> tuple[float, float, float, FloatArray, FloatArray]:
+        decay = 0.0 if h == 0 else 0.5 ** (1.0 / h)
+        coef, sse, free = _nonneg_lstsq(_design(grids, skips, alpha, decay) * sw[:, None], ys * sw)
+        return (sse, alpha, decay, coef, free)
+
+    def best_of(alphas: Any, lives: Any) -> tuple[tuple[float, float, float, FloatArray, FloatArray], float]:
+        fits = [(at(float(a), float(h)), float(h)) for h in lives for a in alphas]
+        return min(fits, key=lambda f: f[0][0])
+
+    best, h = best_of(_ALPHAS, half_lives)
+    # Refine around the best grid point: one grid cell either side, 9 x 9 points.
+    i, j = int(numpy.argmin(abs(_ALPHAS - best[1]))), int(numpy.argmin(abs(half_lives - h)))
+    a_lo, a_hi = _ALPHAS[max(i - 1, 0)], _ALPHAS[min(i + 1, _ALPHAS.size - 1)]
+    h_lo, h_hi = half_lives[max(j - 1, 1)], half_lives[min(j + 1, half_lives.size - 1)]
+    lives = numpy.geomspace(h_lo, h_hi, 9) if j > 0 else numpy.concatenate([[0.0], numpy.geomspace(h_lo, h_hi, 8)])
+    fine, h = best_of(numpy.geomspace(a_lo, a_hi, 9), lives)
+    best = min(best, fine, key=lambda f: f[0])
+    # Then alpha, the half-life and alpha again by golden-section search (log scale).
+    a = math.log(best[1])
+    a = _golden(lambda x: at(math.exp(x), h)[0], a - 0.15, a + 0.15)
+    if h > 0:
+        h = math.exp(_golden(lambda x: at(math.exp(a), math.exp(x))[0], math.log(h) - 0.3, math.log(h) + 0.3))
+    a = _golden(lambda x: at(math.exp(x), h)[0], a - 0.05, a + 0.05)
+    best = min(best, at(math.exp(a), h), key=lambda f: f[0])
+    sse, alpha, decay, coef, free = best
+    L0, A, C = (float(v) for v in coef)
+    x = _design(grids, skips, alpha, decay) * sw[:, None]
+    n, p = ys.size, int(sum(free))
+    resid = ys * sw - x @ numpy.array([L0, A, C])
+    var = sse / max(n - p - 2, 1)
+    rho = float(numpy.corrcoef(resid[:-1], resid[1:])[0, 1]) if n > 3 and numpy.std(resid) > 0 else 0.0
+    rho = max(rho, 0.0) if math.isfinite(rho) else 0.0
+    var *= (1 + rho) / (1 - rho) if rho < 0.99 else 199.0
+    cov = numpy.zeros((3, 3))
+    idx = numpy.flatnonzero(free)
+    xf = x[:, idx]
+    cov[numpy.ix_(idx, idx)] = var * numpy.linalg.pinv(xf.T @ xf)
+    cov.flags.writeable = False
+    return L0, A, alpha, C, decay, cov, float(numpy.std(resid / sw)), n
+
+
+def _tail_error(parsed: list[Any], skips: list[int]) -> float:
+    """The law refitted without each log's last quarter: the RMS over the logs of its mean
+    error on that held-out tail (inf when the shortened logs cannot be fitted)."""
+    heads, tails = [], []
+    for steps, lrs, losses in parsed:
+        cut = 0.75 * (steps[-1] + 1)
+        keep = steps < cut
+        heads.append((steps[keep], lrs[keep], losses[keep]))
+        tails.append((steps, lrs, losses, ~keep))
+    try:
+        if not any(numpy.any(numpy.diff(lrs[s >= k]) < 0) for (s, lrs, _), k in zip(heads, skips, strict=True)):
+            return math.inf
+        if any(int((s >= k).sum()) < MIN_LOG_POINTS for (s, _, _), k in zip(heads, skips, strict=True)):
+            return math.inf
+        L0, A, alpha, C, decay, *_ = _fit_law(heads, skips)
+    except (ValueError, numpy.linalg.LinAlgError):
+        return math.inf
+    errors = []
+    for steps, lrs, losses, held in tails:
+        if not numpy.any(held):
+            continue
+        full = numpy.interp(numpy.arange(int(steps[-1]) + 1), steps, lrs)
+        s1, s2 = _areas(full, decay)
+        at = steps[held].astype(int)
+        with numpy.errstate(divide="ignore"):
+            predicted = L0 + A * s1[at] ** -alpha - C * s2[at]
+        errors.append(float(numpy.mean(predicted - losses[held])))
+    return math.sqrt(statistics.fmean(e * e for e in errors)) if errors else math.inf
 
 
 def _design(grids: list[Any], skips: list[int], alpha: float, decay: float) -> FloatArray:
@@ -684,33 +744,55 @@ def _nonneg_lstsq(x: FloatArray, y: FloatArray) -> tuple[FloatArray, float, Floa
 
 # --- the selection ------------------------------------------------------------------------
 
+#: A fitted law is not trusted for a budget more than this many times its longest pilot.
+MAX_EXTRAPOLATION = 4.2
+#: The noisy quadratic model is not trusted when its own best cosine peak lr is more than
+#: this factor from the user's (it then does not describe the training).
+MAX_LR_MISMATCH = 2.0
+
 
 @dataclasses.dataclass(frozen=True)
 class PhiCandidate:
-    """One candidate of a [`PhiSelection`][uba_core.PhiSelection]: its phi, its peak-lr factor
-    (relative to the user's peak lr), the predicted final loss and its standard error."""
+    """One candidate of a [`PhiSelection`][uba_core.experimental.PhiSelection].
+
+    Attributes:
+        phi: The candidate's phi.
+        lr_factor: Its peak lr relative to yours: [`transfer_lr`][uba_core.transfer_lr]
+            from your (cosine-tuned) schedule, with its guard (never above 1 unless
+            ``allow_increase``).
+        loss: The predicted final loss.
+        stderr: Its standard error.
+        model_lr_factor: The noisy quadratic model's own best peak lr for this phi over
+            its best for cosine (a diagnostic, never applied); nan for the annealing law.
+    """
 
     phi: float
     lr_factor: float
     loss: float
     stderr: float
+    model_lr_factor: float = math.nan
 
 
 @dataclasses.dataclass(frozen=True)
 class PhiSelection:
-    """The report of [`select_phi`][uba_core.select_phi].
+    """The report of [`select_phi`][uba_core.experimental.select_phi].
 
     Attributes:
         phi: The chosen phi (2 on a fallback).
-        lr_factor: Multiply your current peak lr by this (1 for the annealing law).
+        lr_factor: Multiply your current peak lr by this: the lr transfer of
+            [`transfer_lr`][uba_core.transfer_lr], guarded (1 for phi = 2).
         peak_lr: ``lr_factor`` times the peak lr you gave.
         candidates: Every candidate's prediction.
-        fallback: True when the best candidate's predicted gain over phi = 2 was within
-            ``z`` standard errors of the difference, and phi = 2 was kept.
+        fallback: True when phi = 2 was kept although another candidate was predicted
+            better: the gain was within ``z`` standard errors of the difference (model
+            error included), or the model failed a validity check (``problems``).
         reason: Why this phi, in words.
         method: The model, with its fitted numbers.
         cost: What the model's inputs cost.
         total_steps: The budget T.
+        problems: The validity checks the model failed (empty when it passed them all);
+            any problem means phi = 2.
+        tuned_lr: The peak lr you gave (tuned for cosine).
     """
 
     phi: float
@@ -722,6 +804,8 @@ class PhiSelection:
     method: str
     cost: str
     total_steps: int
+    problems: tuple[str, ...] = ()
+    tuned_lr: float = math.nan
 
     def __str__(self) -> str:
         lines = [
@@ -730,21 +814,25 @@ class PhiSelection:
             f"  reason    {self.reason}",
             f"  method    {self.method}",
             f"  cost      {self.cost}",
-            "  caution   the standard errors cover the model's own estimate, not how well the model describes "
-            "your training: on the benchmark nets both models were often wrong (docs: Choosing phi)",
-            "  candidates (predicted final loss ± standard error):",
+        ]
+        lines += [f"  problem   {p}" for p in self.problems]
+        lines += [
+            "  caution   experimental: on the benchmark cells no model met its bar (docs: Choosing phi); "
+            "when unsure, keep phi = 2",
+            "  candidates (predicted final loss ± standard error; lr x: the transferred peak lr):",
         ]
         for c in self.candidates:
             mark = " <" if c.phi == self.phi else ""
-            lines.append(f"    phi = {c.phi:<6g} lr x {c.lr_factor:<7.3g} {c.loss:.6g} ± {c.stderr:.2g}{mark}")
+            model = f"  (model's own lr x {c.model_lr_factor:.3g})" if math.isfinite(c.model_lr_factor) else ""
+            lines.append(f"    phi = {c.phi:<6g} lr x {c.lr_factor:<7.3g} {c.loss:.6g} ± {c.stderr:.2g}{model}{mark}")
         return "\n".join(lines)
 
 
 def check_plan(
     total_steps: Any, peak_lr: Any, warmup_steps: Any, min_lr: Any, z: Any, names: dict[str, str] | None = None
 ) -> tuple[int, float, int, float, float]:
-    """The budget, peak lr, warmup, floor and ``z`` of [`select_phi`][uba_core.select_phi], checked;
-    errors name each argument as ``names`` spells it (``uba select-phi`` passes its flags)."""
+    """The budget, peak lr, warmup, floor and ``z`` of [`select_phi`][uba_core.experimental.select_phi],
+    checked; errors name each argument as ``names`` spells it (``uba select-phi`` passes its flags)."""
     n = {k: k for k in ("total_steps", "peak_lr", "warmup_steps", "min_lr", "z")} | (names or {})
     total = check_int(n["total_steps"], total_steps, minimum=2)
     peak = check_real(n["peak_lr"], peak_lr, positive=True)
@@ -762,6 +850,29 @@ def check_plan(
     return total, peak, warmup, floor, check_real(n["z"], z, minimum=0.0)
 
 
+def law_problems(law: AnnealingLaw, total_steps: int, predicted: FloatArray) -> list[str]:
+    """Why a fitted annealing law is not an answer for ``total_steps`` (its ``predicted`` final
+    losses of the candidates): an impossible fit, no annealing term, or too long an extrapolation."""
+    out = []
+    if law.nonnegative and law.L0 < 0:
+        out.append(f"the fitted floor L0 = {law.L0:.4g} is negative for a loss that is never below 0")
+    if law.nonnegative and numpy.any(predicted < 0):
+        out.append(f"it predicts a loss below 0 ({float(predicted.min()):.4g})")
+    if numpy.any(predicted < law.L0):
+        out.append(f"it predicts a loss below its own floor L0 = {law.L0:.4g} ({float(predicted.min()):.4g})")
+    if not law.C > 0:
+        out.append("its annealing term is zero (C = 0): it can only reward lr area, so it favours the smallest phi")
+    stretch = total_steps / law.pilot_length
+    if stretch > MAX_EXTRAPOLATION:
+        out.append(
+            f"the budget is {stretch:.3g} times the longest pilot ({law.pilot_length} steps): more than "
+            f"{MAX_EXTRAPOLATION:g} times is an extrapolation the law is not trusted for"
+        )
+    if not math.isfinite(law.tail_error):
+        out.append("the law could not be refitted without the pilots' last quarter, so its error is unknown")
+    return out
+
+
 def select_phi(
     model: LossModel,
     total_steps: int,
@@ -770,54 +881,61 @@ def select_phi(
     warmup_steps: int = 0,
     min_lr: float = 0.0,
     candidates: Sequence[float] = CANDIDATE_PHIS,
-    z: float = 1.0,
+    z: float = 2.0,
+    allow_increase: bool = False,
 ) -> PhiSelection:
-    r"""Choose phi (and a peak-lr factor) for a budget of ``total_steps`` from a loss model.
+    r"""Choose phi for a budget of ``total_steps`` from a loss model (experimental).
 
     Every candidate phi is scored by ``model.predict`` on its UBA curve (``warmup_steps``,
     ``min_lr``):
 
-    - [`NoisyQuadratic`][uba_core.NoisyQuadratic]: each phi at its own best peak lr
-      (searched on a log grid, $2^{-16} .. 2^2$ times $1/\lambda_{max}$, in quarter
-      octaves); ``lr_factor`` is that lr over cosine's. Your ``peak_lr`` is taken to be
-      tuned for cosine, so the peak lr to use is ``peak_lr * lr_factor``.
-    - [`AnnealingLaw`][uba_core.AnnealingLaw]: each phi at your ``peak_lr`` (the pilots'
-      peak), ``lr_factor`` = 1: the law's loss falls as the lr area grows, so it cannot
-      choose a peak lr.
+    - [`NoisyQuadratic`][uba_core.experimental.NoisyQuadratic]: each phi at the model's
+      own best peak lr (a log grid, $2^{-16} .. 2^2$ times $1/\lambda_{max}$, in
+      quarter octaves). That lr is a diagnostic (``model_lr_factor``), never the answer.
+    - [`AnnealingLaw`][uba_core.experimental.AnnealingLaw]: each phi at the peak lr it
+      would be run at: the pilots' ``peak_lr`` times the transfer factor.
 
-    The candidate with the lowest predicted loss is chosen if its gain over phi = 2 is
-    more than ``z`` standard errors of the difference; otherwise phi = 2 (cosine) is
-    kept with factor 1 and ``fallback`` is True. A model with one quadrature (a known
-    spectrum, or SLQ with one probe) has no standard error: any predicted gain counts.
-    The standard error is that of the model's own estimate (SLQ probes, the law's
-    fit), not of the model's fit to your training: on the benchmark nets the noisy
-    quadratic model was confident and often wrong (docs: choosing phi).
+    The answer's peak lr is always [`transfer_lr`][uba_core.transfer_lr] from cosine at
+    your ``peak_lr`` (taken to be tuned for cosine), with its guard: no factor above 1
+    unless ``allow_increase``.
+
+    Validity comes before confidence: phi = 2 is kept, and ``problems`` says why, when
+    the noisy quadratic model's own best cosine lr is more than ``MAX_LR_MISMATCH`` (2)
+    times from yours, or when a fitted law has a negative floor for a non-negative
+    loss, predicts a loss below 0 or below its floor, has no annealing term, or is
+    asked for a budget more than ``MAX_EXTRAPOLATION`` (4.2) times its longest pilot.
+
+    Otherwise the candidate with the lowest predicted loss is chosen if its gain over
+    phi = 2 is more than ``z`` standard errors of the difference, where the standard
+    error includes the law's ``tail_error`` (its error on held-out pilot tails); else
+    phi = 2 is kept and ``fallback`` is True. For the noisy quadratic model the error
+    is the spread of its SLQ probes only.
 
     Args:
-        model: A [`NoisyQuadratic`][uba_core.NoisyQuadratic] or an
-            [`AnnealingLaw`][uba_core.AnnealingLaw].
+        model: A [`NoisyQuadratic`][uba_core.experimental.NoisyQuadratic] or an
+            [`AnnealingLaw`][uba_core.experimental.AnnealingLaw].
         total_steps: The budget T (>= 2), warmup included.
-        peak_lr: Your current peak lr (> 0), typically tuned for cosine. For an
+        peak_lr: Your current peak lr (> 0), tuned for cosine. For an
             ``AnnealingLaw``, the pilots' peak lr (it is checked).
         warmup_steps: Linear warmup steps from 0, as in your schedule (< total_steps).
-        min_lr: The floor of your schedule (>= 0, < peak_lr). The scored curves keep the
-            ratio ``min_lr / peak_lr``: with a ``lr_factor``, scale your floor by it too.
+        min_lr: The floor of your schedule (>= 0, < peak_lr).
         candidates: The phis to score (> 0, finite, distinct; must contain 2).
         z: The fallback threshold in standard errors (>= 0).
+        allow_increase: Let the lr transfer raise the peak lr (see ``transfer_lr``).
 
     Returns:
-        The [`PhiSelection`][uba_core.PhiSelection] report (``print`` it).
+        The [`PhiSelection`][uba_core.experimental.PhiSelection] report (``print`` it).
 
     Examples:
         >>> model = NoisyQuadratic.from_eigenvalues(numpy.logspace(0, -1, 50), loss_gap=10.0, noise_trace=0.1)
         >>> pick = select_phi(model, 300, peak_lr=0.5)
-        >>> pick.phi > 2, pick.fallback
-        (True, False)
+        >>> pick.phi > 2, pick.fallback, pick.lr_factor  # the transfer's guard keeps the lr
+        (True, False, 1.0)
     """
     predict = getattr(model, "predict", None)
     if not callable(predict) or not all(isinstance(getattr(model, a, None), str) for a in ("method", "cost")):
         raise TypeError(
-            "Argument `model` must be a uba_core.NoisyQuadratic or uba_core.AnnealingLaw (anything with "
+            "Argument `model` must be a NoisyQuadratic or AnnealingLaw (anything with "
             f"predict(lrs) -> (mean, stderr) and the strings method and cost). Received: {type(model).__name__}."
         )
     total, peak, warmup, floor, z = check_plan(total_steps, peak_lr, warmup_steps, min_lr, z)
@@ -828,18 +946,18 @@ def select_phi(
         raise ValueError(f"Argument `candidates` must not repeat a phi. Received: {candidates!r}.")
     if 2.0 not in phis:
         raise ValueError(f"Argument `candidates` must contain 2 (cosine, the fallback). Received: {candidates!r}.")
+    cosine = UBAConfig(total_steps=total, peak_lr=peak, phi=2.0, warmup_steps=warmup, min_lr=floor)
+    transfers = {phi: transfer_lr(cosine, phi=phi, allow_increase=allow_increase) for phi in phis}
 
     def curves(phi: float, peaks: FloatArray) -> FloatArray:
         shape = UBAConfig(total_steps=total, peak_lr=1.0, phi=phi, warmup_steps=warmup, min_lr=floor / peak)
         curve = numpy.asarray(shape(numpy.arange(total, dtype=numpy.float64)), dtype=numpy.float64)
         return numpy.asarray(peaks[:, None] * curve[None, :], dtype=numpy.float64)
 
+    problems: list[str] = []
     if isinstance(model, NoisyQuadratic):
         lrs = _LR_GRID / model.lambda_max
-        per: dict[float, FloatArray] = {}
-        for phi in phis:
-            each = model.predict_each(curves(phi, lrs))  # (q, lrs)
-            per[phi] = each
+        per = {phi: model.predict_each(curves(phi, lrs)) for phi in phis}  # (q, lrs) each
         best_lr = {phi: int(numpy.argmin(per[phi].mean(axis=0))) for phi in phis}
         edge = [f"{phi:g}" for phi in phis if best_lr[phi] in (0, lrs.size - 1)]
         base = per[2.0][:, best_lr[2.0]]
@@ -847,63 +965,104 @@ def select_phi(
         for phi in phis:
             each = per[phi][:, best_lr[phi]]
             diffs[phi] = (float((each - base).mean()), float(_stderr(each - base)))
-            factor = float(lrs[best_lr[phi]] / lrs[best_lr[2.0]])
-            rows.append(PhiCandidate(phi, factor, float(each.mean()), float(_stderr(each))))
+            own = float(lrs[best_lr[phi]] / lrs[best_lr[2.0]])
+            rows.append(PhiCandidate(phi, transfers[phi].factor, float(each.mean()), float(_stderr(each)), own))
         model_lr = float(lrs[best_lr[2.0]])
+        if not 1 / MAX_LR_MISMATCH <= model_lr / peak <= MAX_LR_MISMATCH:
+            problems.append(
+                f"the model's own best cosine peak lr, {model_lr:.3g} (plain SGD), is "
+                f"{max(model_lr / peak, peak / model_lr):.3g} times from your {peak:.3g}: it does not describe "
+                "your training"
+            )
+        if edge:
+            problems.append(f"the model's best peak lr of phi = {', '.join(edge)} is at an end of its lr grid")
     else:
-        edge, model_lr = [], math.nan
         if isinstance(model, AnnealingLaw) and not math.isclose(peak, model.peak_lr, rel_tol=1e-6):
             raise ValueError(
                 f"Argument `peak_lr` must be the pilots' peak lr, {model.peak_lr!r}: the annealing law predicts at "
                 f"the peak lr it was fitted at. Received: peak_lr={peak!r}."
             )
-        all_lrs = numpy.concatenate([curves(phi, numpy.array([peak])) for phi in phis])
+        steps = numpy.arange(total, dtype=numpy.float64)
+        all_lrs = numpy.stack([numpy.asarray(transfers[phi].config(steps), dtype=numpy.float64) for phi in phis])
         i2 = phis.index(2.0)
         if isinstance(model, AnnealingLaw):  # the difference's error from the covariance of (L0, A, C)
             feats = model.features(all_lrs)
             mean, err = model._predict_rows(feats)
-            ses = model._stderr_of(feats - feats[i2])
+            ses = numpy.hypot(model._stderr_of(feats - feats[i2]), model.tail_error)
+            problems = law_problems(model, total, mean)
         else:
             mean, err = predict(all_lrs)
             ses = numpy.hypot(err, err[i2])
-        rows = [PhiCandidate(phi, 1.0, float(mean[i]), float(err[i])) for i, phi in enumerate(phis)]
+        rows = [PhiCandidate(phi, transfers[phi].factor, float(mean[i]), float(err[i])) for i, phi in enumerate(phis)]
         diffs = {phi: (float(mean[i] - mean[i2]), float(ses[i])) for i, phi in enumerate(phis)}
     best = min(rows, key=lambda c: (c.loss, abs(math.log(c.phi / 2.0))))
     gain, se = diffs[best.phi]
-    fallback = best.phi != 2.0 and not (-gain > z * se)
-    if best.phi == 2.0:
-        chosen, reason = best, "phi = 2 (cosine) has the lowest predicted loss"
-    elif fallback:
-        chosen = next(c for c in rows if c.phi == 2.0)
-        chosen = dataclasses.replace(chosen, lr_factor=1.0)
+    cos_row = next(c for c in rows if c.phi == 2.0)
+    if problems:
+        chosen, fallback = cos_row, best.phi != 2.0
+        reason = "the model failed its validity checks (below): phi = 2 (cosine) is kept"
+    elif best.phi == 2.0:
+        chosen, fallback = best, False
+        reason = "phi = 2 (cosine) has the lowest predicted loss"
+    elif not (-gain > z * se):
+        chosen, fallback = cos_row, True
         reason = (
             f"phi = {best.phi:g} is predicted better by {-gain:.3g}, within {z:g} standard errors of the "
-            f"difference ({se:.3g}): cosine is kept"
+            f"difference ({se:.3g}, model error included where known): cosine is kept"
         )
     else:
-        chosen = best
-        base_loss = next(c.loss for c in rows if c.phi == 2.0)
-        relative = f" ({100 * -gain / abs(base_loss):.2g} % of phi = 2's loss)" if base_loss else ""
+        chosen, fallback = best, False
+        relative = f" ({100 * -gain / abs(cos_row.loss):.2g} % of phi = 2's loss)" if cos_row.loss else ""
         reason = f"predicted {-gain:.3g} below phi = 2{relative}, " + (
             f"{-gain / se:.3g} standard errors of the difference ({se:.2g})"
             if se > 0
             else "with no standard error (one quadrature: a known spectrum or one probe), so z has no effect"
         )
-    if edge:
-        reason += f"; the best peak lr of phi = {', '.join(edge)} is at an end of the searched lr grid"
-    if math.isfinite(model_lr):
-        reason += (
-            f"; cosine's best peak lr in the model is {model_lr:.3g} (plain SGD): if your tuned lr is far from "
-            "it, the model does not describe your training well"
-        )
+        reason += f"; peak lr: {transfers[best.phi].reason}"
     return PhiSelection(
         chosen.phi,
-        chosen.lr_factor,
-        peak * chosen.lr_factor,
+        transfers[chosen.phi].factor,
+        transfers[chosen.phi].peak_lr,
         tuple(rows),
         fallback,
         reason,
         model.method,
         model.cost,
         total,
+        tuple(problems),
+        peak,
     )
+
+
+def consensus(selections: Sequence[PhiSelection]) -> PhiSelection:
+    """Switch from cosine only where every selection's phi lies on the same side of phi = 2;
+    then take the agreeing choice nearest to 2 (in log phi), with its lr factor. Structurally
+    different models that disagree are read as model error: cosine is kept.
+
+    Args:
+        selections: Two or more [`PhiSelection`][uba_core.experimental.PhiSelection] of
+            one budget and peak lr (e.g. one per model).
+
+    Raises:
+        ValueError: fewer than 2 selections, or selections of different budgets.
+    """
+    if isinstance(selections, PhiSelection) or len(selections) < 2:
+        raise ValueError(f"Argument `selections` must hold at least 2 selections. Received: {selections!r}.")
+    if len({s.total_steps for s in selections}) != 1:
+        raise ValueError(
+            "Argument `selections` must be of one budget. Received: total_steps "
+            f"{sorted({s.total_steps for s in selections})}."
+        )
+    sides = {(s.phi > 2) - (s.phi < 2) for s in selections}
+    first = selections[0]
+    if sides == {0} or len(sides) > 1:
+        base = next(c for c in first.candidates if c.phi == 2.0)
+        why = "the models disagree on the side of phi = 2" if len(sides) > 1 else "every model keeps phi = 2"
+        return dataclasses.replace(
+            first, phi=2.0, lr_factor=1.0, peak_lr=first.tuned_lr, fallback=len(sides) > 1,
+            reason=why, candidates=(base,), method="consensus",
+            problems=tuple(p for s in selections for p in s.problems),
+        )  # fmt: skip
+    near = min(selections, key=lambda s: abs(math.log(s.phi / 2)))
+    agree = ", ".join(f"{s.phi:g}" for s in selections)
+    return dataclasses.replace(near, reason=f"the models agree: phi = {agree}", method="consensus")

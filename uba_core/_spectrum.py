@@ -515,7 +515,7 @@ def kappa_cap(total_steps: int) -> float:
 
 @dataclasses.dataclass(frozen=True)
 class PhiSuggestion:
-    """The phi [`suggest_phi`][uba_core.suggest_phi] proposes for a spectrum and a budget.
+    """The phi [`suggest_phi`][uba_core.experimental.suggest_phi] proposes for a spectrum and a budget.
 
     Attributes:
         phi: ``2 * kappa_used`` (convex branch; 2, cosine, when ``kappa_used = 1``).

@@ -5,8 +5,10 @@ Examples::
     uba curve --total-steps 1000 --peak-lr 0.1 --phi 0.5 2 8 --steps 0 500 999 \\
         --png curves.png --csv curves.csv
     uba curve --total-steps 1000 --peak-lr 0.1 --stable-steps 600 --rebudget 800 1500
+    uba curve --total-steps 700 --peak-lr 0.1 --phi 2 8 --restart-steps 100 --restart-mult 2
     uba phi --phi 8
     uba phi --kappa 100
+    uba transfer-lr --total-steps 4000 --peak-lr 3e-4 --warmup-steps 200 --phi 0.5 8
     uba select-phi --log constant.csv --log cosine.csv --total-steps 4000 --peak-lr 3e-4 \\
         --warmup-steps 200 --png predicted.png
 
@@ -21,19 +23,23 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import NoReturn
+from typing import Any, NoReturn, Protocol
 
 import numpy
 
 from uba_core import __version__
 from uba_core._chebyshev import describe_phi, phi_for_condition_number
+from uba_core._restarts import RestartConfig, make_restart_config
 from uba_core._schedule import DEFAULT_PHI, UBAConfig, make_config
 from uba_core._select import AnnealingLaw, PhiSelection, check_plan, select_phi
+from uba_core._transfer import transfer_lr
 from uba_core._validation import check_int, install_command
 
 # Steps are evaluated in float64, which holds every integer up to 2**53 exactly.
@@ -118,6 +124,7 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
         metavar=("STEP", "TOTAL"),
         help="at STEP, change the budget to TOTAL steps (repeatable, applied in order)",
     )
+    _add_restart_flags(curve)
     curve.add_argument("--steps", type=int, nargs="+", help="steps to print (default: 11 evenly spaced)")
     curve.add_argument("--png", help="write a plot of the whole curves here, as PNG (needs matplotlib)")
     curve.add_argument("--csv", help="write step,phi=... columns for every step 0..T here")
@@ -155,10 +162,38 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
         "--skip-steps", type=int, help="steps left out at the start of every log (default: each log's warmup)"
     )
     select.add_argument(
-        "--z", type=float, default=1.0, help="keep cosine unless a phi wins by z standard errors (default 1)"
+        "--z",
+        type=float,
+        default=2.0,
+        help="keep cosine unless a phi wins by z standard errors, model error included (default 2)",
+    )
+    select.add_argument(
+        "--allow-increase",
+        action="store_true",
+        help="let the lr transfer raise the peak lr above --peak-lr (default: never)",
     )
     select.add_argument("--png", help="plot the pilots and the predicted curves here, as PNG (needs matplotlib)")
-    return parser, {"curve": curve, "phi": phi, "select-phi": select}
+
+    transfer = sub.add_parser(
+        "transfer-lr",
+        help="move a tuned peak lr to another phi at the same budget, at no cost",
+        description="The peak lr for other phis from a peak lr tuned for one schedule (default cosine), by "
+        "the optimal base lr of the refined last-iterate bound for convex problems (Defazio et al. 2023; "
+        "Schaipp et al. 2025). A factor above 1 is not applied unless --allow-increase.",
+    )
+    transfer.add_argument("--total-steps", type=int, required=True, help="the budget T, warmup included")
+    transfer.add_argument("--peak-lr", type=float, required=True, help="the tuned peak lr")
+    transfer.add_argument(
+        "--from-phi", type=float, default=DEFAULT_PHI, help=f"the phi it was tuned for (default {DEFAULT_PHI:g})"
+    )
+    transfer.add_argument("--phi", type=float, nargs="+", required=True, help="one or more target phis")
+    transfer.add_argument("--warmup-steps", type=int, default=0, help="warmup steps (default 0)")
+    transfer.add_argument("--stable-steps", type=int, default=0, help="steps at the peak after warmup (default 0)")
+    transfer.add_argument("--min-lr", type=float, default=0.0, help="the floor (default 0)")
+    transfer.add_argument(
+        "--allow-increase", action="store_true", help="apply a factor above 1 (you know the larger lr is stable)"
+    )
+    return parser, {"curve": curve, "phi": phi, "select-phi": select, "transfer-lr": transfer}
 
 
 _FLAGS = {
@@ -211,6 +246,90 @@ def _rebudgeted(config: UBAConfig, changes: Sequence[Sequence[int]]) -> UBAConfi
     return config
 
 
+def _add_restart_flags(curve: argparse.ArgumentParser) -> None:
+    curve.add_argument(
+        "--restart-steps",
+        type=int,
+        metavar="T0",
+        help="warm restarts: the first cycle's length; each cycle decays from --peak-lr to --min-lr "
+        "(RestartConfig, as CosineAnnealingWarmRestarts' T_0), over --total-steps",
+    )
+    curve.add_argument(
+        "--restart-mult",
+        type=float,
+        metavar="M",
+        help="with --restart-steps: each cycle is M times as long as the one before (default 1)",
+    )
+
+
+class _Curve(Protocol):
+    """What the printing, --csv and --png code reads of a curve (a UBAConfig, or a _RestartCurve)."""
+
+    @property
+    def total_steps(self) -> int: ...
+    @property
+    def warmup_steps(self) -> int: ...
+    @property
+    def stable_steps(self) -> int: ...
+    @property
+    def rebudgets(self) -> tuple[tuple[int, float], ...]: ...
+    @property
+    def phi(self) -> float: ...
+
+    def __call__(self, step: Any) -> Any: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class _RestartCurve:
+    """One phi's curve with warm restarts, drawn over 0..total_steps."""
+
+    restarts: RestartConfig
+    total_steps: int
+    warmup_steps: int = 0
+    stable_steps: int = 0
+    rebudgets: tuple[tuple[int, float], ...] = ()
+
+    @property
+    def phi(self) -> float:
+        return self.restarts.phi
+
+    def __call__(self, step: Any) -> Any:
+        return self.restarts(step)
+
+
+def _with_restarts(args: argparse.Namespace, configs: list[UBAConfig]) -> Sequence[_Curve]:
+    """``configs`` with warm restarts where --restart-steps asks for them; errors name the flags."""
+    if args.restart_steps is None:
+        if args.restart_mult is not None:
+            raise ValueError(
+                f"Argument `--restart-mult` needs --restart-steps. Received: --restart-mult={args.restart_mult}."
+            )
+        return configs
+    for flag, value in (("--warmup-steps", args.warmup_steps), ("--stable-steps", args.stable_steps)):
+        if value:
+            raise ValueError(
+                f"Argument `{flag}` cannot be combined with --restart-steps (every cycle decays from the peak). "
+                f"Received: {flag}={value}."
+            )
+    if args.rebudget:
+        raise ValueError(
+            "Argument `--rebudget` cannot be combined with --restart-steps. Received: --rebudget {} {}.".format(
+                *args.rebudget[0]
+            )
+        )
+    names = {"first_steps": "--restart-steps", "t_mul": "--restart-mult", "peak_lr": "--peak-lr", "min_lr": "--min-lr"}
+    mult = 1.0 if args.restart_mult is None else args.restart_mult
+    return [
+        _RestartCurve(
+            make_restart_config(
+                names, first_steps=args.restart_steps, t_mul=mult, peak_lr=cfg.peak_lr, min_lr=cfg.min_lr, phi=cfg.phi
+            ),
+            cfg.total_steps,
+        )
+        for cfg in configs
+    ]
+
+
 def _pyplot() -> ModuleType:
     try:
         import matplotlib
@@ -224,7 +343,23 @@ def _pyplot() -> ModuleType:
     return plt
 
 
-def _write_csv(path: str, header: list[str], configs: list[UBAConfig]) -> None:
+def _check_writable(flag: str, path: str | None) -> None:
+    """Fail before any output if ``path`` cannot be written: the whole curve is printed
+    before the files are written, and a typo in a folder name should not cost that wait.
+    Opening for append changes no existing file; a file created here is removed again."""
+    if path is None:
+        return
+    existed = os.path.lexists(path)
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as err:
+        raise _Failed(f"cannot write {flag} {path!r}: {err.strerror or err}") from err
+    if not existed:
+        os.remove(path)
+
+
+def _write_csv(path: str, header: list[str], configs: Sequence[_Curve]) -> None:
     last = configs[0].total_steps
     try:
         with open(path, "w", newline="") as handle:
@@ -252,7 +387,7 @@ def _save_png(path: str, plt: ModuleType, fig: object, dpi: int) -> None:
         raise _Failed(f"cannot write --png {path!r}: {err.strerror or err}") from err
 
 
-def _write_png(path: str, plt: ModuleType, configs: list[UBAConfig]) -> None:
+def _write_png(path: str, plt: ModuleType, configs: Sequence[_Curve]) -> None:
     first = configs[0]
     total, warm = first.total_steps, first.warmup_steps
     switches = [step for step, _ in first.rebudgets]
@@ -294,9 +429,9 @@ def _curve(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
         ]
         _check_steps("--total-steps", [args.total_steps])  # the warmup is shorter
         changes = args.rebudget or []
-        configs = [_rebudgeted(cfg, changes) for cfg in configs]
+        curves = _with_restarts(args, [_rebudgeted(cfg, changes) for cfg in configs])
         _check_steps("--steps", args.steps or [])
-        total = configs[0].total_steps  # the final budget
+        total = curves[0].total_steps  # the final budget
         if args.csv and total > _MAX_CSV_STEPS:
             what = "`--rebudget` TOTAL (the final budget)" if changes else "`--total-steps`"
             received = "--rebudget {} {}".format(*changes[-1]) if changes else f"--total-steps={total}"
@@ -306,19 +441,21 @@ def _curve(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
     except (TypeError, ValueError) as err:
         usage(str(err))
     plt = _pyplot() if args.png else None
+    _check_writable("--csv", args.csv)
+    _check_writable("--png", args.png)
     if args.steps is None:
         shown = numpy.unique(numpy.linspace(0, total, 11).round().astype(numpy.int64))
     else:
         shown = numpy.asarray(args.steps, dtype=numpy.int64)
-    header = ["step"] + [f"phi={cfg.phi:g}" for cfg in configs]
+    header = ["step"] + [f"phi={cfg.phi:g}" for cfg in curves]
     print("  ".join(f"{h:>12}" for h in header))
     for step in shown:
-        print("  ".join([f"{step:>12d}"] + [f"{float(cfg(step)):>12.6g}" for cfg in configs]))
+        print("  ".join([f"{step:>12d}"] + [f"{float(cfg(step)):>12.6g}" for cfg in curves]))
     if args.csv:
-        _write_csv(args.csv, header, configs)
+        _write_csv(args.csv, header, curves)
         print(f"wrote {args.csv}")
     if plt is not None:
-        _write_png(args.png, plt, configs)
+        _write_png(args.png, plt, curves)
         print(f"wrote {args.png}")
 
 
@@ -327,7 +464,8 @@ def _phi(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
         phi = phi_for_condition_number(args.kappa) if args.kappa is not None else args.phi
         shape = describe_phi(phi)
     except (TypeError, ValueError) as err:
-        usage(str(err))
+        flag = "kappa" if args.kappa is not None else "phi"  # the core names its argument; the user typed a flag
+        usage(str(err).replace(f"`{flag}`", f"`--{flag}`").replace(f"Received: {flag}=", f"Received: --{flag}="))
     what = {
         "cosine": "cosine annealing exactly",
         "convex": "drops early and keeps a long low tail (Chebyshev shape of kappa = phi / 2)",
@@ -340,27 +478,41 @@ def _phi(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
 
 
 def _read_log(path: str) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
-    """(steps, lrs, losses) of a pilot's CSV; a bad table is a ValueError naming the file."""
+    """(steps, lrs, losses) of a pilot's CSV; a bad table is a ValueError naming the file and the line."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:  # a spreadsheet's BOM is not a name
-            rows = list(csv.reader(handle))
+            reader = csv.reader(handle)
+            rows = [(reader.line_num, row) for row in reader]  # the line a row ends on, as an editor counts
     except (OSError, UnicodeDecodeError) as err:
         raise _Failed(f"cannot read --log {path!r}: {getattr(err, 'strerror', None) or err}") from err
-    header = [h.strip().lower() for h in rows[0]] if rows else []
+    header = [h.strip().lower() for h in rows[0][1]] if rows else []
     missing = [c for c in ("step", "lr", "loss") if c not in header]
     if missing:
         raise ValueError(
             f"Argument `--log` {path!r} must have a header with the columns step, lr and loss. "
-            f"Received: header {rows[0] if rows else []!r}."
+            f"Received: header {rows[0][1] if rows else []!r}."
         )
-    cols = [header.index(c) for c in ("step", "lr", "loss")]
-    try:
-        table = numpy.array([[float(row[c]) for c in cols] for row in rows[1:] if row], dtype=numpy.float64)
-    except (ValueError, IndexError) as err:
-        raise ValueError(f"Argument `--log` {path!r} must hold numbers in step, lr and loss: {err}.") from err
-    if table.size == 0:
+    names = ("step", "lr", "loss")
+    cols = [header.index(c) for c in names]
+    table = []
+    for line, row in rows[1:]:
+        if not row:
+            continue
+        if len(row) <= max(cols):
+            raise ValueError(
+                f"Argument `--log` {path!r} must have a value in step, lr and loss on every row: line {line} has "
+                f"{len(row)} fields where the header has {len(header)}. Received: line {line} = {row!r}."
+            )
+        try:
+            table.append([float(row[c]) for c in cols])
+        except ValueError as err:
+            raise ValueError(
+                f"Argument `--log` {path!r} must hold numbers in step, lr and loss: line {line}: {err}."
+            ) from err
+    if not table:
         raise ValueError(f"Argument `--log` {path!r} has no rows. Received: an empty table.")
-    return table[:, 0], table[:, 1], table[:, 2]
+    data = numpy.array(table, dtype=numpy.float64)
+    return data[:, 0], data[:, 1], data[:, 2]
 
 
 def _check_select_flags(args: argparse.Namespace) -> None:
@@ -379,6 +531,7 @@ def _check_select_flags(args: argparse.Namespace) -> None:
 def _select_phi(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
     try:
         _check_select_flags(args)
+        _check_writable("--png", args.png)  # before the logs are read and fitted
         logs = [_read_log(path) for path in args.log]  # unreadable: exit 1 (_Failed), malformed: 2
         law = AnnealingLaw.fit(logs, skip_steps=args.skip_steps)  # None: each log's warmup
         report = select_phi(
@@ -388,6 +541,7 @@ def _select_phi(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> N
             warmup_steps=args.warmup_steps,
             min_lr=args.min_lr,
             z=args.z,
+            allow_increase=args.allow_increase,
         )
     except (TypeError, ValueError) as err:
         message = str(err)
@@ -424,7 +578,7 @@ def _plot_selection(
     tail = numpy.arange(1, total + 1) > 0.8 * total
     for cand, color in zip(report.candidates, colors, strict=True):
         cfg = UBAConfig(
-            total_steps=total, peak_lr=report.peak_lr / report.lr_factor * cand.lr_factor, phi=cand.phi,
+            total_steps=total, peak_lr=report.tuned_lr * cand.lr_factor, phi=cand.phi,
             warmup_steps=args.warmup_steps, min_lr=args.min_lr,
         )  # fmt: skip
         rates = cfg(numpy.arange(total, dtype=numpy.float64))
@@ -454,13 +608,40 @@ def _plot_selection(
     _save_png(path, plt, fig, dpi=110)
 
 
+def _transfer_lr(args: argparse.Namespace, usage: Callable[[str], NoReturn]) -> None:
+    try:
+        tuned = make_config(
+            _FLAGS | {"phi": "--from-phi"},
+            total_steps=args.total_steps,
+            peak_lr=args.peak_lr,
+            phi=args.from_phi,
+            warmup_steps=args.warmup_steps,
+            stable_steps=args.stable_steps,
+            min_lr=args.min_lr,
+        )
+        results = [(phi, transfer_lr(tuned, phi=phi, allow_increase=args.allow_increase)) for phi in args.phi]
+    except (TypeError, ValueError) as err:
+        message = str(err).replace("Argument `phi`", "Argument `--phi`").replace("Received: phi=", "Received: --phi=")
+        usage(
+            message.replace("Argument `tuned` must have a peak_lr", "Argument `--peak-lr` must be").replace(
+                "tuned.peak_lr=", "--peak-lr="
+            )
+        )
+    print(f"tuned: phi = {tuned.phi:g}, peak lr {tuned.peak_lr:g}, {tuned.total_steps} steps")
+    for phi, result in results:
+        reason = result.reason.replace("pass allow_increase=True", "pass --allow-increase")
+        print(f"phi = {phi:<6g} peak lr {result.peak_lr:<10.5g} x {result.factor:<6.4g} {reason}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``uba`` command: 0 done, 2 a usage error, 1 a file that cannot be read or written."""
     parser, commands = _build_parser()
     args = parser.parse_args(argv)
     command = commands[args.command]
     try:
-        {"curve": _curve, "phi": _phi, "select-phi": _select_phi}[args.command](args, command.error)
+        {"curve": _curve, "phi": _phi, "select-phi": _select_phi, "transfer-lr": _transfer_lr}[args.command](
+            args, command.error
+        )
     except _Failed as err:
         print(f"{command.prog}: error: {err}", file=sys.stderr)
         return 1

@@ -13,13 +13,13 @@ warmup (warmup-stable-decay) inside ``decay_steps``, and when the budget changes
 mid-run, [`rebudget`][uba_jax.rebudget] and [`cooldown`][uba_jax.cooldown] build the
 continued schedule from the old one and the step of the switch.
 [`estimate_spectrum`][uba_jax.estimate_spectrum] gives the Hessian spectrum of a loss (for
-[`uba_core.suggest_phi`][uba_core.suggest_phi]).
+[`uba_core.experimental.suggest_phi`][uba_core.experimental.suggest_phi]).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from uba_core._schedule import DEFAULT_PHI, UBAConfig, check_config, make_config, uba_lr
@@ -27,15 +27,16 @@ from uba_core._validation import check_float32_positive, check_real, require_fra
 
 if TYPE_CHECKING:
     import jax
+    import optax
     from jax.typing import ArrayLike
 else:
     jax = require_framework("jax", "jax")
-require_framework("optax", "jax")
-import jax.core  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy  # noqa: E402
+    optax = require_framework("optax", "jax")
+import jax.core
+import jax.numpy as jnp
+import numpy
 
-from uba_jax._spectrum import estimate_gradient_noise, estimate_spectrum  # noqa: E402
+from uba_jax._spectrum import estimate_gradient_noise, estimate_spectrum
 
 __all__ = [
     "cooldown",
@@ -44,6 +45,7 @@ __all__ = [
     "from_uba_config",
     "rebudget",
     "uba_decay_schedule",
+    "uba_sgdr_schedule",
     "warmup_uba_decay_schedule",
 ]
 __test__: dict[str, object] = {
@@ -223,7 +225,8 @@ def uba_decay_schedule(
         init_value: Rate at count 0, >= 0; a float or an array (vmap, grad).
         decay_steps: Budget, >= 1 (an integral float is accepted); the rate holds
             the floor afterwards.
-        alpha: Floor as a fraction of ``init_value``, in [0, 1]; a float or an array.
+        alpha: Floor as a fraction of ``init_value``, >= 0; a float or an array. Above 1 the
+            rate rises from ``init_value`` to ``alpha * init_value``, as optax's does.
         exponent: The shape is raised to this power, > 0 (as in optax).
         phi: Shape, > 0; default [`uba_core.DEFAULT_PHI`][uba_core.DEFAULT_PHI]. May be traced
             (``jax.grad`` with respect to phi).
@@ -239,7 +242,7 @@ def uba_decay_schedule(
         (0.5, 0.0)
     """
     init, init_array = _split("init_value", init_value, placeholder=0.0, minimum=0.0)
-    frac, alpha_array = _split("alpha", alpha, placeholder=0.0, minimum=0.0, maximum=1.0)
+    frac, alpha_array = _split("alpha", alpha, placeholder=0.0, minimum=0.0)
     floor = None  # the floor as an array where either factor is one
     if init_array is not None or alpha_array is not None:
         floor = jnp.asarray(init_value) * jnp.asarray(alpha)
@@ -319,3 +322,47 @@ def warmup_uba_decay_schedule(
         stable_steps=stable_steps,
     )
     return _schedule(cfg, phi=traced, peak_lr=peak_array, min_lr=end_array, warmup_start_lr=start_array)
+
+
+def uba_sgdr_schedule(cosine_kwargs: Iterable[Mapping[str, Any]], *, phi: ArrayLike = DEFAULT_PHI) -> Schedule:
+    """Warm restarts: UBA cycles with warmup, one after the other, like ``optax.sgdr_schedule``.
+
+    Each dict holds the arguments of one [`warmup_uba_decay_schedule`][uba_jax.warmup_uba_decay_schedule]
+    cycle (``init_value``, ``peak_value``, ``warmup_steps``, ``decay_steps``, and optionally
+    ``end_value``, ``exponent``, ``stable_steps``, or a ``phi`` of its own); cycle ``i`` runs for
+    its ``decay_steps`` counts, and the next starts from its own count 0. They are joined by
+    ``optax.join_schedules``, as optax's SGDR joins its cosines, so every cycle sees an exact
+    integer count. After the last cycle its floor holds. ``phi=2`` gives ``optax.sgdr_schedule``.
+
+    Args:
+        cosine_kwargs: The cycles, in order; at least one.
+        phi: Shape of every cycle that does not set its own, > 0.
+
+    Returns:
+        ``schedule(count)``, trace-safe (jit, vmap).
+
+    Raises:
+        TypeError, ValueError: no cycle, or a cycle's arguments are invalid; the message names
+            the cycle (``cosine_kwargs[i]``) and the argument.
+
+    Examples:
+        >>> cycles = [dict(init_value=0.0, peak_value=1.0, warmup_steps=2, decay_steps=10)] * 2
+        >>> sched = uba_sgdr_schedule(cycles, phi=2.0)
+        >>> [round(float(sched(c)), 6) for c in (0, 2, 6, 10, 12, 16)]
+        [0.0, 1.0, 0.5, 0.0, 1.0, 0.5]
+    """
+    schedules: list[Schedule] = []
+    boundaries: list[int] = []
+    for i, kwargs in enumerate(cosine_kwargs):
+        try:
+            if not isinstance(kwargs, Mapping):
+                raise TypeError(f"Received: {kwargs!r} ({type(kwargs).__name__}), not a dict of arguments.")
+            schedule = _ours(warmup_uba_decay_schedule(**{"phi": phi, **kwargs}))
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"Argument `cosine_kwargs[{i}]` is not a valid cycle: {err}") from err
+        schedules.append(schedule)
+        boundaries.append((boundaries[-1] if boundaries else 0) + schedule._config.total_steps)
+    if not schedules:
+        raise ValueError("Argument `cosine_kwargs` must hold at least one cycle. Received: no cycle.")
+    # optax annotates its schedules' rate as ArrayLike; join_schedules' is a jnp.where, a jax.Array.
+    return cast("Schedule", optax.join_schedules(schedules, boundaries[:-1]))

@@ -63,8 +63,8 @@ def estimate_spectrum(
 
     Returns:
         The [`uba_core.Spectrum`][uba_core.Spectrum]; pass it to
-        [`uba_core.suggest_phi`][uba_core.suggest_phi], or with the gradient noise to
-        [`uba_core.NoisyQuadratic.from_spectrum`][uba_core.NoisyQuadratic.from_spectrum].
+        [`uba_core.suggest_phi`][uba_core.experimental.suggest_phi], or with the gradient noise to
+        [`uba_core.NoisyQuadratic.from_spectrum`][uba_core.experimental.NoisyQuadratic.from_spectrum].
 
     Raises:
         TypeError, ValueError: an argument is invalid; the message names it.
@@ -94,11 +94,11 @@ def estimate_spectrum(
 def estimate_gradient_noise(
     loss_fn: Callable[[Any, Any], Any], params: Any, batches: Iterable[Any], *, curvature: bool = True
 ) -> GradientNoise:
-    r"""The minibatch gradient noise of ``loss_fn`` at ``params``, a [`GradientNoise`][uba_core.GradientNoise].
+    r"""The minibatch gradient noise of ``loss_fn`` at ``params``, a [`GradientNoise`][uba_core.experimental.GradientNoise].
 
     One gradient per batch (use your training batch size: the noise is that of one
     training step), flattened by ``ravel_pytree``, handed to
-    [`uba_core.gradient_noise`][uba_core.gradient_noise]; with ``curvature``, one
+    [`uba_core.gradient_noise`][uba_core.experimental.gradient_noise]; with ``curvature``, one
     product per batch with the Hessian averaged over ``batches`` (each product is
     ``len(batches)`` forward-over-reverse passes: ``len(batches)**2`` in all) measures
     $\mathrm{tr}(H\Sigma)$.
@@ -110,7 +110,7 @@ def estimate_gradient_noise(
         curvature: Also measure the noise in the Hessian's norm.
 
     Returns:
-        The noise, for [`uba_core.NoisyQuadratic.from_spectrum`][uba_core.NoisyQuadratic.from_spectrum].
+        The noise, for [`uba_core.NoisyQuadratic.from_spectrum`][uba_core.experimental.NoisyQuadratic.from_spectrum].
 
     Examples:
         >>> batches = [jnp.eye(3)[i] for i in range(3)]

@@ -1,4 +1,5 @@
-"""Keras 3 adapter: [`UBADecay`][uba_tf.UBADecay], a ``LearningRateSchedule`` like ``CosineDecay``.
+"""Keras 3 adapter: [`UBADecay`][uba_tf.UBADecay], a ``LearningRateSchedule`` like ``CosineDecay``,
+and [`UBADecayRestarts`][uba_tf.UBADecayRestarts], like ``CosineDecayRestarts``.
 
 Runs on keras.ops only, so it works inside ``model.fit`` on every Keras backend
 (TensorFlow by default).
@@ -10,6 +11,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from uba_core._restarts import make_restart_config, restart_lr
 from uba_core._schedule import DEFAULT_PHI, UBAConfig, check_config, make_config, uba_lr
 from uba_core._validation import check_float32_positive, check_int, check_real, require_framework
 
@@ -19,7 +21,7 @@ else:
     keras = require_framework("keras", "tf")
 from keras import ops
 
-__all__ = ["UBADecay"]
+__all__ = ["UBADecay", "UBADecayRestarts"]
 
 
 @keras.saving.register_keras_serializable(package="uba_schedule")
@@ -284,6 +286,88 @@ class UBADecay(keras.optimizers.schedules.LearningRateSchedule):
             stable_steps=config.stable_steps,
             rebudgets=config.rebudgets,
         )
+
+
+@keras.saving.register_keras_serializable(package="uba_schedule")
+class UBADecayRestarts(keras.optimizers.schedules.LearningRateSchedule):
+    r"""UBA decay with warm restarts, a drop-in for ``keras.optimizers.schedules.CosineDecayRestarts``.
+
+    Same positional arguments as ``CosineDecayRestarts``; ``phi`` is keyword-only and
+    ``phi=2`` gives its curve. The first cycle decays from ``initial_learning_rate`` to
+    ``alpha * initial_learning_rate`` over ``first_decay_steps``; each cycle is ``t_mul``
+    times as long as the one before, and its amplitude above the floor ``m_mul`` times
+    (see [`uba_core.RestartConfig`][uba_core.RestartConfig]; the cycle arithmetic is the
+    core's, on keras.ops). With ``t_mul < 1`` the cycles shrink and end at
+    ``first_decay_steps / (1 - t_mul)``; the rate holds the floor from there (where
+    ``CosineDecayRestarts`` gives NaN). The rate has the dtype of
+    ``initial_learning_rate``, as [`UBADecay`][uba_tf.UBADecay]'s; the optimizer evaluates
+    ``schedule(iterations)`` before incrementing, so the k-th update uses lr(k).
+
+    Args:
+        initial_learning_rate: Peak of the first cycle, >= 0; a float or a scalar tensor.
+        first_decay_steps: Length of the first cycle, an integer >= 1 (an integral float
+            is accepted).
+        t_mul: Factor from one cycle's length to the next, > 0.
+        m_mul: Factor from one cycle's amplitude to the next, > 0.
+        alpha: Floor as a fraction of ``initial_learning_rate``, in [0, 1].
+        name: Name of the schedule.
+        phi: Shape, > 0 (2 is cosine); default [`uba_core.DEFAULT_PHI`][uba_core.DEFAULT_PHI].
+
+    Raises:
+        TypeError, ValueError: an argument is invalid; the message names it.
+
+    Examples:
+        >>> sched = UBADecayRestarts(0.1, 10, phi=2.0)  # cycles of 10, 20, 40, ... steps
+        >>> [round(float(sched(t)), 6) for t in (0, 5, 10, 20, 30)]
+        [0.1, 0.05, 0.1, 0.05, 0.1]
+    """
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        first_decay_steps: int,
+        t_mul: float = 2.0,
+        m_mul: float = 1.0,
+        alpha: float = 0.0,
+        name: str = "SGDRDecay",
+        *,
+        phi: float = DEFAULT_PHI,
+    ) -> None:
+        super().__init__()
+        if not isinstance(name, str):
+            raise TypeError(f"Argument `name` must be a str. Received: name={name!r} ({type(name).__name__}).")
+        dtype = keras.backend.standardize_dtype(getattr(initial_learning_rate, "dtype", None) or keras.backend.floatx())
+        self._dtype = "float64" if dtype == "float64" else "float32"
+        init = check_real("initial_learning_rate", _scalar(initial_learning_rate), minimum=0.0)
+        self.alpha = check_real("alpha", alpha, minimum=0.0, maximum=1.0)
+        self.restart_config = make_restart_config(
+            {"first_steps": "first_decay_steps", "peak_lr": "initial_learning_rate", "min_lr": "alpha"},
+            first_steps=first_decay_steps,
+            peak_lr=init,
+            min_lr=self.alpha * init,
+            t_mul=t_mul,
+            m_mul=m_mul,
+            phi=phi,
+        )
+        cfg = self.restart_config
+        check_float32_positive("phi", cfg.phi)
+        self.initial_learning_rate = init
+        self.first_decay_steps = cfg.first_steps
+        self.t_mul, self.m_mul, self.phi, self.name = cfg.t_mul, cfg.m_mul, cfg.phi, name
+
+    def __call__(self, step: Any) -> Any:
+        return restart_lr(ops.cast(step, self._dtype), self.restart_config, xp=ops)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "first_decay_steps": self.first_decay_steps,
+            "t_mul": self.t_mul,
+            "m_mul": self.m_mul,
+            "alpha": self.alpha,
+            "name": self.name,
+            "phi": self.phi,
+        }
 
 
 def _scalar(value: Any) -> Any:

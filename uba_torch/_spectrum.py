@@ -77,8 +77,8 @@ def estimate_spectrum(
 
     Returns:
         The [`uba_core.Spectrum`][uba_core.Spectrum]; pass it to
-        [`uba_core.suggest_phi`][uba_core.suggest_phi], or with the gradient noise to
-        [`uba_core.NoisyQuadratic.from_spectrum`][uba_core.NoisyQuadratic.from_spectrum].
+        [`uba_core.suggest_phi`][uba_core.experimental.suggest_phi], or with the gradient noise to
+        [`uba_core.NoisyQuadratic.from_spectrum`][uba_core.experimental.NoisyQuadratic.from_spectrum].
 
     Raises:
         TypeError, ValueError: an argument is invalid; the message names it.
@@ -109,12 +109,12 @@ def estimate_gradient_noise(
     *,
     curvature: bool = True,
 ) -> GradientNoise:
-    r"""The minibatch gradient noise of ``model`` at its parameters, a [`GradientNoise`][uba_core.GradientNoise].
+    r"""The minibatch gradient noise of ``model`` at its parameters, a [`GradientNoise`][uba_core.experimental.GradientNoise].
 
     One gradient of ``loss_fn`` per batch (use your training batch size: the noise is
     that of one training step), flattened as in
     [`estimate_spectrum`][uba_torch.estimate_spectrum], handed to
-    [`uba_core.gradient_noise`][uba_core.gradient_noise]; with ``curvature``, one
+    [`uba_core.gradient_noise`][uba_core.experimental.gradient_noise]; with ``curvature``, one
     product per batch with the Hessian averaged over ``batches`` (each product is
     ``len(batches)`` forward-over-reverse passes: ``len(batches)**2`` in all) measures
     $\mathrm{tr}(H\Sigma)$. The model is not modified. Call ``model.eval()`` first if
@@ -128,7 +128,7 @@ def estimate_gradient_noise(
         curvature: Also measure the noise in the Hessian's norm.
 
     Returns:
-        The noise, for [`uba_core.NoisyQuadratic.from_spectrum`][uba_core.NoisyQuadratic.from_spectrum].
+        The noise, for [`uba_core.NoisyQuadratic.from_spectrum`][uba_core.experimental.NoisyQuadratic.from_spectrum].
 
     Examples:
         >>> model = torch.nn.Linear(3, 1, bias=False).double()
