@@ -94,7 +94,8 @@ def estimate_spectrum(
 def estimate_gradient_noise(
     loss_fn: Callable[[Any, Any], Any], params: Any, batches: Iterable[Any], *, curvature: bool = True
 ) -> GradientNoise:
-    r"""The minibatch gradient noise of ``loss_fn`` at ``params``, a [`GradientNoise`][uba_core.experimental.GradientNoise].
+    r"""The minibatch gradient noise of ``loss_fn`` at ``params``, a
+    [`GradientNoise`][uba_core.experimental.GradientNoise].
 
     One gradient per batch (use your training batch size: the noise is that of one
     training step), flattened by ``ravel_pytree``, handed to

@@ -109,7 +109,8 @@ def estimate_gradient_noise(
     *,
     curvature: bool = True,
 ) -> GradientNoise:
-    r"""The minibatch gradient noise of ``model`` at its parameters, a [`GradientNoise`][uba_core.experimental.GradientNoise].
+    r"""The minibatch gradient noise of ``model`` at its parameters, a
+    [`GradientNoise`][uba_core.experimental.GradientNoise].
 
     One gradient of ``loss_fn`` per batch (use your training batch size: the noise is
     that of one training step), flattened as in
