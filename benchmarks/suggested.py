@@ -29,6 +29,7 @@ from protocol import choose, command_line, compare, fmt, run_grid
 from tasks import SPECTRUM_TASKS, task_spectrum
 
 import uba_core
+import uba_core.experimental
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SPECTRUM_OF = {"digits-keras": "digits-mlp"}

@@ -19,7 +19,7 @@ import pytest
 from _hostile import assert_rejected, cases
 from conftest import framework
 
-from uba_core import Spectrum, stochastic_lanczos_quadrature, suggest_phi
+from uba_core import Spectrum, stochastic_lanczos_quadrature
 from uba_core._spectrum import (
     gauss_quadrature,
     kappa_cap,
@@ -28,6 +28,7 @@ from uba_core._spectrum import (
     spectral_quantile,
     spectrum_from_tridiagonals,
 )
+from uba_core.experimental import suggest_phi
 
 ROOT = Path(__file__).resolve().parents[1]
 DIM, L = 240, 3.0

@@ -1,10 +1,10 @@
 r"""Choosing phi by a direct comparison: short paired pilots of cosine and a few other phis.
 
-[`pilot_plan`][uba_core.pilot_plan] lays out the pilots for a budget: every arm runs a
+[`pilot_plan`][uba_core.experimental.pilot_plan] lays out the pilots for a budget: every arm runs a
 whole schedule over a short budget (the full budget's shape, warmup and stable phase
 scaled down), the others at the peak lr [`transfer_lr`][uba_core.transfer_lr] gives
 them, every arm with the same seeds (same initialization and data order), so that the
-differences between arms are paired. [`compare_phis`][uba_core.compare_phis] reads the
+differences between arms are paired. [`compare_phis`][uba_core.experimental.compare_phis] reads the
 pilots' final validation losses and switches from the tuned schedule only when a
 paired gain is larger than ``z`` standard errors.
 """
@@ -31,7 +31,7 @@ MIN_PILOT_STEPS = 20
 
 @dataclasses.dataclass(frozen=True)
 class PilotPlan:
-    """The pilots of a comparison, from [`pilot_plan`][uba_core.pilot_plan].
+    """The pilots of a comparison, from [`pilot_plan`][uba_core.experimental.pilot_plan].
 
     Attributes:
         pilot_steps: Each pilot's budget (0 when the budget is too short to compare).
@@ -111,7 +111,7 @@ def pilot_plan(
 
 @dataclasses.dataclass(frozen=True)
 class PhiComparison:
-    """The result of [`compare_phis`][uba_core.compare_phis].
+    """The result of [`compare_phis`][uba_core.experimental.compare_phis].
 
     Attributes:
         phi: The phi to use (``baseline_phi`` unless a candidate passed).
