@@ -188,6 +188,16 @@ def run_grid(cells: list[tuple], seeds: tuple, workers: int, journal: Path | Non
     return results, seconds, extended
 
 
+def on_grid(task: str, lr: float) -> bool:
+    """Whether ``lr`` is on the task's lr grid or one of its extensions (``MAX_EXTENSIONS``
+    geometric steps past either end), as a sweep trains it."""
+    grid = sorted(ALL_TASKS[task].lr_grid)
+    low, high = grid[1] / grid[0], grid[-1] / grid[-2]
+    extended = [grid[0] / low**k for k in range(1, MAX_EXTENSIONS + 1)]
+    extended += [grid[-1] * high**k for k in range(1, MAX_EXTENSIONS + 1)]
+    return lr in grid or any(math.isclose(lr, x, rel_tol=1e-9) for x in extended)
+
+
 def stats(runs: list[dict], key: str = "test") -> tuple[float, float]:
     values = [r[key] for r in runs]
     if not all(math.isfinite(v) for v in values):

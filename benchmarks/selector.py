@@ -61,6 +61,7 @@ from protocol import (  # noqa: E402
     compare,
     fmt,
     mean_ranks,
+    on_grid,
     ranks,
     record_head,
     run_grid,
@@ -159,11 +160,7 @@ def stored_sweep(path: Path, journal: Path, cells: list[tuple], seeds: tuple) ->
     lines = []
     for run in record["runs"]:
         t, b, s, lr = run["task"], run["budget"], run["schedule"], run["lr"]
-        grid = sorted(ALL_TASKS[t].lr_grid)
-        ratio_lo, ratio_hi = grid[1] / grid[0], grid[-1] / grid[-2]
-        extended = {grid[0] / ratio_lo**k for k in (1, 2, 3)} | {grid[-1] * ratio_hi**k for k in (1, 2, 3)}
-        on_grid = lr in grid or any(math.isclose(lr, x, rel_tol=1e-9) for x in extended)
-        if (t, b) in cells and s in SWEEP and on_grid:
+        if (t, b) in cells and s in SWEEP and on_grid(t, lr):
             lines.append(json.dumps({"job": [t, b, s, lr, list(seeds)], "out": run["seeds"], "seconds": 0.0}))
     journal.write_text("\n".join(lines) + "\n")
     return len(lines)
@@ -493,6 +490,9 @@ def plot(summary: dict, path: Path) -> None:
         ax.errorbar(x + (i - (len(series) - 1) / 2) * width, 100 * (val / cos - 1), yerr=100 * err / cos, fmt="o",
                     ms=4, capsize=2, label=label)  # fmt: skip
     ax.axhline(0, color="0.3", lw=1)
+    ax.set_yscale("symlog", linthresh=20)  # linear within +-20 %, where most cells are; a loss of 500 % still shows
+    ticks = [t for t in (-50, -20, -10, 0, 10, 20, 50, 100, 200, 500) if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+    ax.set_yticks(ticks, [f"{t:+d}" if t else "0" for t in ticks])
     ax.set_xticks(x, [f"{r['task']}\nT={r['budget']}" for r in rows], fontsize=6, rotation=60)
     ax.set(
         ylabel="test metric vs tuned cosine (%)", title="phi chosen before training, against cosine (lower is better)"

@@ -1,7 +1,8 @@
 """Moving a tuned peak lr across budgets: four rules scored on the selector's stored sweeps.
 
-The sweeps of benchmarks/selector.py (every phi at its peak lr tuned on validation, 5
-seeds, at the main and held-out budgets of each task, and the new task's) give, per
+The sweeps of benchmarks/selector.py (every phi at its peak lr tuned on validation over
+the task's lr grid, 5 seeds, at the main and held-out budgets of each task, and the new
+task's; the other runs of those files are left out) give, per
 (task, schedule), the tuned lr at four or five budgets. For every pair T0 < T1 of one
 task and schedule, each rule predicts the tuned lr at T1 from what it knows:
 
@@ -33,7 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from protocol import choose, command_line  # noqa: E402
+from protocol import choose, command_line, on_grid  # noqa: E402
 from schedules import phi_of, warmup_steps  # noqa: E402
 
 import uba_core  # noqa: E402
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         record = json.loads(path.read_text())
         sweep = set(record["sweep"])
         for run in record["runs"]:
-            if run["schedule"] in sweep:
+            if run["schedule"] in sweep and on_grid(run["task"], run["lr"]):  # the sweep's lrs only
                 runs[(run["task"], run["budget"], run["schedule"], run["lr"])] = run["seeds"]
     schedules = sorted({k[2] for k in runs})
     tasks = sorted({k[0] for k in runs})
