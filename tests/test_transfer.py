@@ -54,16 +54,50 @@ def test_transfer_is_the_ratio_of_the_bounds_optimal_base_lrs(target: dict, allo
     assert got.guarded == guarded
     assert got.factor == (1.0 if guarded else got.bound_factor)
     assert got.peak_lr == pytest.approx(0.3 * got.factor, rel=1e-12)
-    assert got.config == UBAConfig(**(shape.to_dict() | {"peak_lr": got.peak_lr}))
+    moved = {"peak_lr": got.peak_lr, "min_lr": shape.min_lr * got.factor}
+    moved["warmup_start_lr"] = shape.warmup_start_lr * got.factor
+    assert got.config == UBAConfig(**(shape.to_dict() | moved))
     if guarded:
         assert got.peak_lr == 0.3 and "the tuned peak lr is kept" in got.reason
 
 
-def test_the_published_uba_factors_at_a_long_budget() -> None:
-    """Schaipp et al.'s rule on the UBA shapes (5 % warmup): 0.68, 0.76, 0.87, 1.17, 1.38, 1.63 (here, raised)."""
+def test_the_uba_factors_at_a_long_budget_stay_put() -> None:
+    """A regression check of the factors the docs quote (5 % warmup, T = 1000, raised)."""
     tuned = UBAConfig(total_steps=1000, peak_lr=1.0, warmup_steps=50)
     got = [transfer_lr(tuned, phi=phi, allow_increase=True).factor for phi in (0.25, 0.5, 1.0, 4.0, 8.0, 16.0)]
     np.testing.assert_allclose(got, [0.685, 0.764, 0.867, 1.169, 1.379, 1.633], atol=5e-4)
+
+
+def test_the_bound_by_hand_on_three_constant_rates() -> None:
+    """s = (1, 1, 1): t1 = 1/6, t2 = 3/6, t3 = (1/2)(1/2 * 3/3 + 1/1 * 2/2) = 3/4, gamma* = sqrt(2/15)."""
+    from uba_core._transfer import bound_optimal_lr
+
+    assert refined_bound_base_lr([1.0, 1.0, 1.0]) == pytest.approx(math.sqrt(2 / 15), rel=1e-15)
+    assert bound_optimal_lr([1.0, 1.0, 1.0]) == pytest.approx(math.sqrt(2 / 15), rel=1e-15)
+    # s = (2, 1): t1 = 1/6, t2 = 5/6, t3 = (1/2)(2/1 * 5/3) = 5/3, gamma* = sqrt(1/15)
+    assert bound_optimal_lr([2.0, 1.0]) == pytest.approx(math.sqrt(1 / 15), rel=1e-15)
+
+
+def test_the_whole_schedule_moves_floor_and_warmup_start_included() -> None:
+    tuned = UBAConfig(total_steps=300, peak_lr=0.2, min_lr=0.02, warmup_steps=15, warmup_start_lr=0.01)
+    got = transfer_lr(tuned, phi=0.5)
+    steps = np.arange(300)
+    shape = UBAConfig(**(tuned.to_dict() | {"phi": 0.5}))
+    np.testing.assert_allclose(got.config(steps), got.factor * shape(steps), rtol=1e-12)
+    assert got.factor == pytest.approx(bound_factor(tuned, shape), rel=1e-9)
+    assert transfer_lr(tuned, phi=8.0).config.min_lr == 0.02  # guarded: factor 1, the floor as given
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"min_lr": 0.3}, r"the target floor must be < its peak lr 0\.2\. Received: min_lr=0\.3"),
+        ({"exponent": 400.0}, r"cannot score the target schedule: its rates after the first step vanish"),
+    ],
+)
+def test_schedules_the_bound_cannot_score_are_errors(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        transfer_lr(UBAConfig(total_steps=1000, peak_lr=0.2), **kwargs)
 
 
 def test_the_same_shape_transfers_to_itself() -> None:
@@ -196,3 +230,9 @@ def test_pilot_plan_declines_pilots_too_short_to_say_anything() -> None:
         pilot_plan(UBAConfig(total_steps=2000, peak_lr=0.1), candidates=(2.0, 8.0))
     with pytest.raises(ValueError, match=r"`seeds` must be >= 2"):
         pilot_plan(UBAConfig(total_steps=2000, peak_lr=0.1), seeds=1)
+    with pytest.raises(ValueError, match=r"`cost` must be <= 1"):
+        pilot_plan(UBAConfig(total_steps=2000, peak_lr=0.1), cost=10.0)
+    plan = pilot_plan(UBAConfig(total_steps=2400, peak_lr=0.1, warmup_steps=1200, stable_steps=1199),
+                      candidates=np.array([0.5]))  # fmt: skip
+    assert list(plan.candidates) == [0.5] and plan.baseline.stable_steps == 0
+    assert "do not fit: no stable phase" in plan.reason

@@ -17,6 +17,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy
+
 from uba_core._schedule import UBAConfig, check_config
 from uba_core._transfer import transfer_lr
 from uba_core._validation import check_int, check_real
@@ -65,7 +67,7 @@ def pilot_plan(
         tuned: Your schedule at its tuned peak lr (usually cosine, phi = 2).
         candidates: The other phis to try (> 0, distinct, not ``tuned.phi``).
         seeds: Pilots per arm (>= 2: the paired differences need a spread).
-        cost: The pilots' total steps as a fraction of one full run (> 0).
+        cost: The pilots' total steps as a fraction of one full run (> 0, <= 1).
 
     Examples:
         >>> from uba_core import UBAConfig
@@ -75,8 +77,8 @@ def pilot_plan(
     """
     tuned = check_config(tuned)
     count = check_int("seeds", seeds, minimum=2)
-    share = check_real("cost", cost, positive=True)
-    if isinstance(candidates, (str, bytes)) or not isinstance(candidates, Sequence) or not candidates:
+    share = check_real("cost", cost, positive=True, maximum=1.0)
+    if isinstance(candidates, (str, bytes)) or numpy.ndim(candidates) != 1 or not len(candidates):
         raise ValueError(f"Argument `candidates` must be a non-empty sequence of phis. Received: {candidates!r}.")
     phis = [check_real("candidates", c, positive=True) for c in candidates]
     if len(set(phis)) != len(phis) or tuned.phi in phis:
@@ -97,14 +99,16 @@ def pilot_plan(
         return round(n * steps / tuned.total_steps)
 
     warmup, stable = scaled(tuned.warmup_steps), scaled(tuned.stable_steps)
+    dropped = ""
     if warmup + stable >= steps:
+        dropped = f" (the scaled warmup and stable phase, {warmup} + {stable} steps, do not fit: no stable phase)"
         warmup, stable = min(warmup, steps - 1), 0
     short = dataclasses.replace(tuned, total_steps=steps, warmup_steps=warmup, stable_steps=stable, rebudgets=())
     others = {phi: transfer_lr(short, phi=phi).config for phi in phis}
     used = arms * count * steps / tuned.total_steps
     reason = (
         f"{arms} arms x {count} paired seeds x {steps} steps = {used:.3g} of a run: phi = {tuned.phi:g} at the tuned "
-        "peak lr, " + ", ".join(f"phi = {phi:g} at {c.peak_lr:.4g}" for phi, c in others.items())
+        "peak lr, " + ", ".join(f"phi = {phi:g} at {c.peak_lr:.4g}" for phi, c in others.items()) + dropped
     )
     return PilotPlan(steps, short, others, count, used, reason)
 

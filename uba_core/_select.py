@@ -1016,7 +1016,7 @@ def select_phi(
         reason = f"predicted {-gain:.3g} below phi = 2{relative}, " + (
             f"{-gain / se:.3g} standard errors of the difference ({se:.2g})"
             if se > 0
-            else "with no standard error (one quadrature: a known spectrum or one probe), so z has no effect"
+            else "with no standard error (one quadrature, or quadratures that agree exactly), so z has no effect"
         )
         reason += f"; peak lr: {transfers[best.phi].reason}"
     return PhiSelection(
@@ -1041,7 +1041,7 @@ def consensus(selections: Sequence[PhiSelection]) -> PhiSelection:
 
     Args:
         selections: Two or more [`PhiSelection`][uba_core.experimental.PhiSelection] of
-            one budget and peak lr (e.g. one per model).
+            one budget (e.g. one per model, from the same peak lr).
 
     Raises:
         ValueError: fewer than 2 selections, or selections of different budgets.

@@ -40,8 +40,8 @@ class LRTransfer:
 
     Attributes:
         peak_lr: The peak lr to use (``config.peak_lr``).
-        config: The target schedule at that peak lr (pass it to an adapter's
-            ``from_uba_config``).
+        config: The target schedule at that peak lr, its floor and warmup start moved by
+            the same factor (pass it to an adapter's ``from_uba_config``).
         factor: ``peak_lr`` over the tuned peak lr.
         bound_factor: The factor the bound gives, before the guard.
         guarded: True when the bound asked for a larger peak lr than the tuned one and
@@ -89,7 +89,10 @@ def transfer_lr(tuned: UBAConfig, *, allow_increase: bool = False, **target: Any
     The factor is the ratio of the optimal base lrs of the refined last-iterate bound
     for convex Lipschitz problems (module docs: Defazio et al. 2023, Theorem 10, as used
     by Schaipp et al. 2025) of the two shapes, each taken as its rates over the budget
-    at the tuned peak lr (its warmup, stable phase, floor and exponent included).
+    relative to its peak lr (its warmup, stable phase, floor and exponent included). The
+    whole target schedule moves by the factor: its floor and warmup start scale with its
+    peak, so the rates you run are the shape the bound scored. Budgets of a few steps
+    give erratic factors (the bound is about long runs).
 
     The bound knows nothing of stability: a cosine-tuned lr often sits near the largest
     stable lr, and a larger peak can diverge. So a factor above 1 is not applied unless
@@ -112,7 +115,9 @@ def transfer_lr(tuned: UBAConfig, *, allow_increase: bool = False, **target: Any
 
     Raises:
         TypeError: ``tuned`` is not a UBAConfig, or ``allow_increase`` is not a bool.
-        ValueError: a target field is unknown or invalid, or ``tuned.peak_lr`` is 0.
+        ValueError: a target field is unknown or invalid, ``tuned.peak_lr`` is 0, a floor
+            is not below its peak (the schedule must decay), or a shape's rates vanish in
+            float64 (an extreme ``exponent``).
 
     Examples:
         >>> from uba_core import UBAConfig
@@ -138,10 +143,23 @@ def transfer_lr(tuned: UBAConfig, *, allow_increase: bool = False, **target: Any
     if not tuned.peak_lr > 0:
         raise ValueError(f"Argument `tuned` must have a peak_lr > 0. Received: tuned.peak_lr={tuned.peak_lr!r}.")
     shape = dataclasses.replace(tuned, **target)  # validates the new fields
+    for name, cfg in (("tuned", tuned), ("target", shape)):
+        if not cfg.min_lr < cfg.peak_lr:
+            raise ValueError(
+                f"transfer_lr needs decaying schedules: the {name} floor must be < its peak lr {cfg.peak_lr!r}. "
+                f"Received: min_lr={cfg.min_lr!r}."
+            )
     steps = numpy.arange(tuned.total_steps, dtype=numpy.float64)
-    before = bound_optimal_lr(tuned(steps) / tuned.peak_lr)
-    after = bound_optimal_lr(shape(steps) / tuned.peak_lr)
-    bound = after / before
+    gammas = []
+    for name, cfg in (("tuned", tuned), ("target", shape)):
+        gamma = bound_optimal_lr(cfg(steps) / cfg.peak_lr)
+        if not gamma > 0:
+            raise ValueError(
+                f"transfer_lr cannot score the {name} schedule: its rates after the first step vanish in float64 "
+                f"(exponent={cfg.exponent!r}). Received: {cfg!r}."
+            )
+        gammas.append(gamma)
+    bound = gammas[1] / gammas[0]
     guarded = bound > 1.0 and not allow_increase
     factor = 1.0 if guarded else bound
     peak = tuned.peak_lr * factor
@@ -152,5 +170,10 @@ def transfer_lr(tuned: UBAConfig, *, allow_increase: bool = False, **target: Any
         )
     else:
         reason = f"the bound's factor x {bound:.4g}" + (" (allowed above 1)" if bound > 1.0 else "")
-    config = dataclasses.replace(shape, peak_lr=peak)
+    if factor == 1.0:
+        config = dataclasses.replace(shape, peak_lr=peak)
+    else:  # the whole schedule moves: the floor and the warmup start keep their ratio to the peak
+        config = dataclasses.replace(
+            shape, peak_lr=peak, min_lr=shape.min_lr * factor, warmup_start_lr=shape.warmup_start_lr * factor
+        )
     return LRTransfer(peak, config, factor, bound, guarded, reason)
