@@ -120,6 +120,14 @@ def test_config_round_trips_through_json() -> None:
 
 
 RESTART_FIELDS = ("first_steps", "peak_lr", "phi", "min_lr", "t_mul", "m_mul")
+
+
+def adapter(name: str, module: str):
+    """The adapter ``module``, or a skip when framework ``name`` is absent (a failure where it is required)."""
+    framework(name, {"torch": "torch", "tf": "keras"}[name])
+    return importlib.import_module(module)
+
+
 HOSTILE_CASES = [
     *cases(
         "RestartConfig",
@@ -231,7 +239,7 @@ def test_torch_per_group_floors(uba_torch) -> None:
 HOSTILE_CASES += [
     *cases(
         "UBAWarmRestarts",
-        lambda **kw: importlib.import_module("uba_torch").UBAWarmRestarts(
+        lambda **kw: adapter("torch", "uba_torch").UBAWarmRestarts(
             sgd((0.1, 0.05)), **{"T_0": 10, "T_mult": 1, "eta_min": 0.0, "phi": 2.0, **kw}
         ),
         {"first_steps": "T_0", "T_mult": "T_mult", "min_lr": "eta_min", "phi": "phi", "last_epoch": "last_epoch"},
@@ -322,7 +330,7 @@ def test_keras_float64_rate(uba_tf) -> None:
 HOSTILE_CASES += [
     *cases(
         "UBADecayRestarts",
-        lambda **kw: importlib.import_module("uba_tf").UBADecayRestarts(
+        lambda **kw: adapter("tf", "uba_tf").UBADecayRestarts(
             **{"initial_learning_rate": 0.1, "first_decay_steps": 10, "phi": 2.0, **kw}
         ),
         {
