@@ -438,3 +438,31 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# --- the frameworks and adapters as module fixtures (a missing framework skips) ----------------
+
+
+@pytest.fixture(scope="module")
+def jax() -> ModuleType:
+    return framework("jax", "jax")
+
+
+@pytest.fixture(scope="module")
+def optax(jax: ModuleType) -> ModuleType:
+    return framework("jax", "optax")
+
+
+@pytest.fixture(scope="module")
+def uba_jax(optax: ModuleType) -> ModuleType:
+    return importlib.import_module("uba_jax")
+
+
+@pytest.fixture(scope="module")
+def keras() -> ModuleType:
+    return framework("tf", "keras")
+
+
+@pytest.fixture(scope="module")
+def uba_tf(keras: ModuleType) -> ModuleType:
+    return importlib.import_module("uba_tf")

@@ -19,21 +19,6 @@ STEPS = 60
 # --- optax ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def jax():
-    return framework("jax", "jax")
-
-
-@pytest.fixture(scope="module")
-def optax(jax):
-    return framework("jax", "optax")
-
-
-@pytest.fixture(scope="module")
-def uba_jax(optax):
-    return importlib.import_module("uba_jax")
-
-
 OPTAX_SCHEDULES = {
     "warmup_uba_decay_schedule": lambda m: m.warmup_uba_decay_schedule(0.0, 0.1, 5, 40, 0.001, phi=4.0),
     "uba_sgdr_schedule": lambda m: m.uba_sgdr_schedule(

@@ -250,12 +250,6 @@ HOSTILE_CASES += [
 # --- keras: UBADecayRestarts --------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def uba_tf():
-    framework("tf", "keras")
-    return importlib.import_module("uba_tf")
-
-
 def keras_restarts(uba_tf, cfg: RestartConfig):
     """``cfg`` in CosineDecayRestarts' argument names (its floor is alpha * peak)."""
     return uba_tf.UBADecayRestarts(
@@ -346,12 +340,6 @@ HOSTILE_CASES += [
 ]
 
 # --- optax: uba_sgdr_schedule -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def uba_jax():
-    framework("jax", "optax")
-    return importlib.import_module("uba_jax")
 
 
 CYCLES = [

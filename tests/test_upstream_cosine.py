@@ -752,21 +752,6 @@ def test_restarts_validation_like_the_builtin(torch, restarts) -> None:
 # =====================================================================================
 
 
-@pytest.fixture(scope="module")
-def jax():
-    return framework("jax", "jax")
-
-
-@pytest.fixture(scope="module")
-def optax(jax):
-    return framework("jax", "optax")
-
-
-@pytest.fixture(scope="module")
-def uba_jax(optax):
-    return importlib.import_module("uba_jax")
-
-
 @pytest.fixture(params=["jit", "eager"])
 def variant(request, jax):
     """Upstream runs each schedule under jax.jit (chex.all_variants in older versions)."""
@@ -936,16 +921,6 @@ def test_cosine_rates_are_array_like(jax, optax, uba_jax) -> None:
 # =====================================================================================
 # keras: keras/src/optimizers/schedules/learning_rate_schedule_test.py
 # =====================================================================================
-
-
-@pytest.fixture(scope="module")
-def keras():
-    return framework("tf", "keras")
-
-
-@pytest.fixture(scope="module")
-def uba_tf(keras):
-    return importlib.import_module("uba_tf")
 
 
 def keras_pair(keras, uba_tf, *args, **kwargs):
