@@ -76,6 +76,17 @@ def per_call(fn: Callable[[], None], calls: int) -> float:
     return (time.perf_counter() - start) / calls * 1e6
 
 
+def scheduler_only(make: Callable, lr, calls: int) -> Callable[[], float]:
+    """A timer of ``calls`` steps of the scheduler ``make(optimizer)`` alone, on an SGD of lr ``lr``
+    (a float or a tensor) over one parameter."""
+    import torch
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    sched = make(opt)
+    opt.step()
+    return lambda: per_call(sched.step, calls)
+
+
 def assert_curve(name: str, got, cfg: UBAConfig, steps, float32: bool) -> None:
     """The rates a timed run produced must be the core's (float32 within 1e-6 relative)."""
     got = np.asarray(got, dtype=np.float64)
@@ -132,16 +143,10 @@ def bench_torch(repeats: int) -> None:
     T = 200_000
     cfg = UBAConfig(total_steps=T, peak_lr=0.1, phi=2.0)
 
-    def scheduler_only(make) -> Callable[[], float]:
-        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
-        sched = make(opt)
-        opt.step()
-        return lambda: per_call(sched.step, 5000)
-
     side_by_side(
         "torch: scheduler.step() alone",
-        scheduler_only(lambda o: UBALR(o, T_max=T, phi=4.0)),
-        scheduler_only(lambda o: CosineAnnealingLR(o, T_max=T)),
+        scheduler_only(lambda o: UBALR(o, T_max=T, phi=4.0), 0.1, 5000),
+        scheduler_only(lambda o: CosineAnnealingLR(o, T_max=T), 0.1, 5000),
         repeats,
         "us/step",
     )
@@ -251,16 +256,10 @@ def tensor_lr_rows(repeats: int) -> None:
     torch.manual_seed(0)
     T, peak = 200_000, 0.01
 
-    def scheduler_only(make) -> Callable[[], float]:
-        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=torch.tensor(peak))
-        sched = make(opt)
-        opt.step()
-        return lambda: per_call(sched.step, 2000)
-
     side_by_side(
         "torch: scheduler.step() alone, tensor lr (CPU)",
-        scheduler_only(lambda o: UBALR(o, T_max=T, phi=4.0)),
-        scheduler_only(lambda o: CosineAnnealingLR(o, T_max=T)),
+        scheduler_only(lambda o: UBALR(o, T_max=T, phi=4.0), torch.tensor(peak), 2000),
+        scheduler_only(lambda o: CosineAnnealingLR(o, T_max=T), torch.tensor(peak), 2000),
         repeats,
         "us/step",
     )
