@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
-# The phi family, then the quick budgeted comparison (about 300 small training runs): 18 minutes
-# measured on 2 busy cores (docs/getting-started.md, "Times").
+# The phi family, then the quick budgeted comparison (about 300 small training runs): about 6
+# minutes from a clean checkout on 2 cores, install included (docs/getting-started.md, "Times").
 demo: $(STAMP)
 	$(BIN)/uba curve --total-steps 1000 --peak-lr 1.0 --phi 0.25 0.5 1 2 4 8 16 \
 		--steps 0 250 500 750 900 999 --png docs/phi_family.png --csv docs/phi_family.csv
